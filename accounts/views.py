@@ -1,0 +1,34 @@
+"""Sign-up and profile pages; log-in, log-out and password reset are Django's."""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect
+from django.urls import reverse_lazy
+from django.views.generic import FormView, UpdateView
+
+from accounts.forms import ProfileForm, SignUpForm
+
+
+class SignUpView(FormView):
+    template_name = "accounts/user_signup.html"
+    form_class = SignUpForm
+
+    def form_valid(self, form):
+        user = form.save()
+        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(self.request, "Welcome! Your account is ready.")
+        return redirect(self.request.GET.get("next") or "curriculum:catalogue")
+
+
+class ProfileView(LoginRequiredMixin, UpdateView):
+    template_name = "accounts/user_profile.html"
+    form_class = ProfileForm
+    success_url = reverse_lazy("accounts:profile")
+
+    def get_object(self, queryset=None):
+        return self.request.user
+
+    def form_valid(self, form):
+        messages.success(self.request, "Your profile was saved.")
+        return super().form_valid(form)

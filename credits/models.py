@@ -1,0 +1,1 @@
+"""Continuing-education credit: activity record, claims, certificates (issue #6)."""

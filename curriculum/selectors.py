@@ -1,0 +1,111 @@
+"""Reads for the curriculum pages and APIs, each with a fixed query count."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q, Sum
+
+from curriculum.models import Course, Interaction, Lesson, LessonProgress, Objective
+
+# Lists never need a version's body; leaving it out keeps outline queries small.
+_VERSION_HEAVY = ("current_version__source", "current_version__body_html", "current_version__toc_html")
+
+
+def course_list(*, learner=None):
+    """Published courses with lesson counts and, for a learner, lessons completed.
+
+    One query whatever the number of courses or lessons.
+    """
+    published = Q(lessons__is_published=True, lessons__current_version__isnull=False)
+    qs = Course.objects.published().annotate(
+        lesson_count=Count("lessons", filter=published, distinct=True),
+    )
+    if learner is not None and learner.is_authenticated:
+        qs = qs.annotate(
+            completed_count=Count(
+                "lessons__progress",
+                filter=published
+                & Q(lessons__progress__learner=learner, lessons__progress__completed_at__isnull=False),
+                distinct=True,
+            )
+        )
+    return qs.order_by("title")
+
+
+def course_outline_get(*, slug: str) -> Course:
+    """A published course with its published lessons (titles only) and active objectives.
+
+    Three queries whatever the course size. Raises Course.DoesNotExist.
+    """
+    lessons = Lesson.objects.published().select_related("current_version").defer(*_VERSION_HEAVY)
+    return Course.objects.published().prefetch_related(
+        Prefetch("lessons", queryset=lessons.order_by("position"), to_attr="published_lessons"),
+        Prefetch(
+            "objectives",
+            queryset=Objective.objects.filter(is_active=True).order_by("lesson__position", "position"),
+            to_attr="active_objectives",
+        ),
+    ).get(slug=slug)
+
+
+def lesson_detail_get(*, course_slug: str, lesson_slug: str) -> Lesson:
+    """A published lesson with its course and current version. One query.
+
+    Raises Lesson.DoesNotExist.
+    """
+    return (
+        Lesson.objects.published()
+        .select_related("course", "current_version")
+        .get(course__slug=course_slug, course__is_published=True, slug=lesson_slug)
+    )
+
+
+def lesson_siblings(*, lesson: Lesson) -> list[Lesson]:
+    """The course's published lessons in order, titles only (for previous/next). One query."""
+    return list(
+        Lesson.objects.published()
+        .filter(course_id=lesson.course_id)
+        .select_related("current_version")
+        .only("slug", "position", "course_id", "current_version__title", "current_version__estimated_minutes")
+        .order_by("position")
+    )
+
+
+def lesson_progress_map(*, learner, course: Course) -> dict[int, LessonProgress]:
+    """The learner's progress rows on a course, keyed by lesson id. One query (none if anonymous)."""
+    if learner is None or not learner.is_authenticated:
+        return {}
+    rows = LessonProgress.objects.filter(learner=learner, lesson__course=course)
+    return {row.lesson_id: row for row in rows}
+
+
+def learner_course_progress(*, learner, course: Course) -> dict:
+    """Totals for one learner on one course (lessons done, minutes). One query."""
+    totals = LessonProgress.objects.filter(
+        learner=learner, lesson__course=course, lesson__is_published=True
+    ).aggregate(
+        completed=Count("pk", filter=Q(completed_at__isnull=False)),
+        seconds=Sum("seconds_on_page"),
+    )
+    return {"completed": totals["completed"] or 0, "seconds": totals["seconds"] or 0}
+
+
+def interaction_list(*, course: Course, query: str = "", drug_class: str = "", severity: str = ""):
+    """Active interaction rows filtered by drug name or class text, class and severity. One query."""
+    qs = Interaction.objects.filter(course=course, is_active=True)
+    if query:
+        qs = qs.filter(Q(drug__icontains=query) | Q(drug_class__icontains=query) | Q(mechanism__icontains=query))
+    if drug_class:
+        qs = qs.filter(drug_class=drug_class)
+    if severity:
+        qs = qs.filter(severity=severity)
+    return qs.order_by("position")
+
+
+def interaction_classes(*, course: Course) -> list[str]:
+    """The distinct drug classes of a course's table, for the filter menu. One query."""
+    return list(
+        Interaction.objects.filter(course=course, is_active=True)
+        .order_by("drug_class")
+        .values_list("drug_class", flat=True)
+        .distinct()
+    )

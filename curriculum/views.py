@@ -1,0 +1,150 @@
+"""Learner-facing pages: catalogue, course, lesson, interaction explorer.
+
+Views parse, call one selector or service, and render. Pages work without
+JavaScript; the lesson page's "mark complete" is a plain POST form.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from curriculum import selectors, services
+from curriculum.models import Course, Interaction, Lesson
+
+
+def _reading_allowed(request) -> bool:
+    return request.user.is_authenticated or not settings.CURRICULUM_REQUIRE_LOGIN
+
+
+def _percent(done: int, total: int) -> int:
+    return round(100 * done / total) if total else 0
+
+
+def catalogue(request):
+    if not _reading_allowed(request):
+        return redirect_to_login(request.get_full_path())
+    courses = list(selectors.course_list(learner=request.user))
+    for course in courses:
+        course.percent = _percent(getattr(course, "completed_count", 0), course.lesson_count)
+    return render(request, "curriculum/course_list.html", {"courses": courses})
+
+
+def course_detail(request, course_slug: str):
+    if not _reading_allowed(request):
+        return redirect_to_login(request.get_full_path())
+    try:
+        course = selectors.course_outline_get(slug=course_slug)
+    except Course.DoesNotExist:
+        raise Http404("No such course.") from None
+    progress = selectors.lesson_progress_map(learner=request.user, course=course)
+    lessons = course.published_lessons
+    completed = sum(1 for lesson in lessons if progress.get(lesson.pk) and progress[lesson.pk].completed_at)
+    for lesson in lessons:
+        row = progress.get(lesson.pk)
+        lesson.state = "completed" if row and row.completed_at else ("started" if row else "")
+    objectives_by_lesson: dict[int, list] = {}
+    for objective in course.active_objectives:
+        objectives_by_lesson.setdefault(objective.lesson_id, []).append(objective)
+    for lesson in lessons:
+        lesson.objective_list = objectives_by_lesson.get(lesson.pk, [])
+    next_lesson = next((lesson for lesson in lessons if lesson.state != "completed"), None)
+    return render(
+        request,
+        "curriculum/course_detail.html",
+        {
+            "course": course,
+            "lessons": lessons,
+            "completed": completed,
+            "percent": _percent(completed, len(lessons)),
+            "next_lesson": next_lesson,
+            "total_minutes": sum(lesson.current_version.estimated_minutes for lesson in lessons),
+        },
+    )
+
+
+def lesson_detail(request, course_slug: str, lesson_slug: str):
+    if not _reading_allowed(request):
+        return redirect_to_login(request.get_full_path())
+    try:
+        lesson = selectors.lesson_detail_get(course_slug=course_slug, lesson_slug=lesson_slug)
+    except Lesson.DoesNotExist:
+        raise Http404("No such lesson.") from None
+    siblings = selectors.lesson_siblings(lesson=lesson)
+    index = next(i for i, other in enumerate(siblings) if other.pk == lesson.pk)
+    progress = None
+    if request.user.is_authenticated:
+        services.lesson_progress_open(learner=request.user, lesson=lesson)
+        progress = selectors.lesson_progress_map(learner=request.user, course=lesson.course)
+    done = sum(1 for row in (progress or {}).values() if row.completed_at)
+    this = (progress or {}).get(lesson.pk)
+    return render(
+        request,
+        "curriculum/lesson_detail.html",
+        {
+            "lesson": lesson,
+            "course": lesson.course,
+            "version": lesson.current_version,
+            "previous": siblings[index - 1] if index > 0 else None,
+            "next": siblings[index + 1] if index + 1 < len(siblings) else None,
+            "position": index + 1,
+            "count": len(siblings),
+            "is_completed": bool(this and this.completed_at),
+            "percent": _percent(done, len(siblings)),
+            "completed": done,
+            "served_token": services.lesson_served_token(lesson=lesson),
+        },
+    )
+
+
+@require_POST
+@login_required
+def lesson_complete(request, course_slug: str, lesson_slug: str):
+    try:
+        lesson = selectors.lesson_detail_get(course_slug=course_slug, lesson_slug=lesson_slug)
+    except Lesson.DoesNotExist:
+        raise Http404("No such lesson.") from None
+    services.lesson_progress_complete(
+        learner=request.user,
+        lesson=lesson,
+        served_token=request.POST.get("served"),
+        max_minutes=settings.CURRICULUM_MAX_MINUTES_PER_VISIT,
+    )
+    messages.success(request, f"Lesson {lesson.position} marked complete.")
+    nxt = request.POST.get("then")
+    if nxt == "next":
+        siblings = selectors.lesson_siblings(lesson=lesson)
+        later = [other for other in siblings if other.position > lesson.position]
+        if later:
+            return redirect("curriculum:lesson_detail", course_slug, later[0].slug)
+    return redirect("curriculum:course_detail", course_slug)
+
+
+def interaction_explorer(request, course_slug: str):
+    if not _reading_allowed(request):
+        return redirect_to_login(request.get_full_path())
+    course = Course.objects.published().filter(slug=course_slug).first()
+    if course is None:
+        raise Http404("No such course.")
+    query = request.GET.get("q", "").strip()[:100]
+    drug_class = request.GET.get("class", "").strip()[:200]
+    severity = request.GET.get("severity", "").strip()
+    if severity and severity not in Interaction.Severity.values:
+        severity = ""
+    rows = list(selectors.interaction_list(course=course, query=query, drug_class=drug_class, severity=severity))
+    return render(
+        request,
+        "curriculum/interaction_list.html",
+        {
+            "course": course,
+            "rows": rows,
+            "query": query,
+            "drug_class": drug_class,
+            "severity": severity,
+            "classes": selectors.interaction_classes(course=course),
+            "severities": Interaction.Severity.choices,
+        },
+    )

@@ -1,0 +1,1 @@
+"""LMS integration: API tokens, outbox deliveries, LTI, exports (issue #7)."""

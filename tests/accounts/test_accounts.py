@@ -1,0 +1,112 @@
+"""Sign-up, log-in, log-out, password reset and the CE profile fields."""
+
+import os
+import re
+import subprocess
+import sys
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from accounts.models import User
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_signup_creates_account_with_ce_fields_and_logs_in(client):
+    response = client.post(
+        reverse("accounts:signup"),
+        {
+            "email": "new@example.org",
+            "full_name": "Jane Q. Smith, PharmD",
+            "profession": "pharmacist",
+            "npi": "1234567893",
+            "nabp_eprofile_id": "123456",
+            "password1": "a-long-unusual-passphrase",
+            "password2": "a-long-unusual-passphrase",
+        },
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    user = User.objects.get(email="new@example.org")
+    assert (user.full_name, user.profession, user.npi, user.nabp_eprofile_id) == (
+        "Jane Q. Smith, PharmD", "pharmacist", "1234567893", "123456",
+    )
+    assert client.get(reverse("accounts:profile")).status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("npi", "12345", "An NPI is exactly 10 digits."),
+        ("nabp_eprofile_id", "ABC", "An NABP e-Profile ID is a number"),
+        ("email", "LEARNER@EXAMPLE.ORG", "already exists"),
+        ("full_name", "", "This field is required."),
+    ],
+)
+def test_signup_rejects_bad_input_with_a_clear_message(client, field, value, message):
+    User.objects.create_user("learner@example.org", "pw-unused-123", full_name="Existing")
+    data = {
+        "email": "fresh@example.org",
+        "full_name": "A Name",
+        "profession": "nurse",
+        "password1": "a-long-unusual-passphrase",
+        "password2": "a-long-unusual-passphrase",
+        field: value,
+    }
+    response = client.post(reverse("accounts:signup"), data)
+    assert response.status_code == HTTPStatus.OK
+    assert message in response.content.decode()
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_login_by_email_in_any_case_and_logout(client):
+    User.objects.create_user("mixed@example.org", "a-long-unusual-passphrase", full_name="M")
+    response = client.post(
+        reverse("accounts:login"), {"username": "MIXED@example.org", "password": "a-long-unusual-passphrase"}
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    assert client.post(reverse("accounts:logout")).status_code == HTTPStatus.FOUND
+    assert client.get(reverse("accounts:profile")).status_code == HTTPStatus.FOUND
+
+
+@pytest.mark.django_db
+def test_password_reset_sends_a_working_link(client):
+    User.objects.create_user("reset@example.org", "old-passphrase-123", full_name="R")
+    client.post(reverse("accounts:password_reset"), {"email": "reset@example.org"})
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    form_url = client.get(link).url  # Django swaps the token for a session and redirects
+    response = client.post(form_url, {"new_password1": "new-passphrase-456", "new_password2": "new-passphrase-456"})
+    assert response.status_code == HTTPStatus.FOUND
+    assert User.objects.get(email="reset@example.org").check_password("new-passphrase-456")
+
+
+def test_production_profile_passes_check_deploy():
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "x" * 20 + "a-production-like-secret-key-with-enough-entropy-1234567890",
+        "DJANGO_ALLOWED_HOSTS": "ce.example.org",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_profile_refuses_to_start_without_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    env["DJANGO_DEBUG"] = "false"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is required" in result.stderr

@@ -1,0 +1,158 @@
+"""Catalogue, course, lesson and explorer pages: content, progress, access and query counts."""
+
+import time
+from http import HTTPStatus
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from curriculum.models import LessonProgress
+from curriculum.services import lesson_served_token
+from tests.factories import CourseFactory, LessonFactory
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n_lessons", [1, 5])
+def test_catalogue_query_count_is_constant(learner_client, django_assert_num_queries, n_lessons):
+    """One query for the courses whatever their size, after the session and user."""
+    for _ in range(2):
+        course = CourseFactory()
+        LessonFactory.create_batch(n_lessons, course=course)
+    with django_assert_num_queries(3):  # session, user, courses with counts
+        response = learner_client.get(reverse("curriculum:catalogue"))
+    assert response.status_code == HTTPStatus.OK
+    assert response.content.count(b'class="card"') == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n_lessons", [1, 5])
+def test_course_page_query_count_is_constant(learner_client, django_assert_num_queries, n_lessons):
+    course = CourseFactory()
+    LessonFactory.create_batch(n_lessons, course=course)
+    with django_assert_num_queries(6):  # session, user, course, lessons, objectives, progress
+        response = learner_client.get(reverse("curriculum:course_detail", args=[course.slug]))
+    assert response.status_code == HTTPStatus.OK
+    assert response.content.count(b'class="lesson-item') == n_lessons
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n_lessons", [1, 5])
+def test_lesson_page_query_count_is_constant(learner_client, django_assert_num_queries, n_lessons):
+    course = CourseFactory()
+    lessons = LessonFactory.create_batch(n_lessons, course=course)
+    url = reverse("curriculum:lesson_detail", args=[course.slug, lessons[0].slug])
+    learner_client.get(url)  # first visit creates the progress row
+    # session, user, lesson, siblings, progress update, progress rows
+    with django_assert_num_queries(6):
+        response = learner_client.get(url)
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+def test_lesson_page_shows_objectives_toc_body_and_pager(client):
+    course = CourseFactory()
+    first, second = LessonFactory.create_batch(2, course=course)
+    response = client.get(reverse("curriculum:lesson_detail", args=[course.slug, first.slug]))
+    html = response.content.decode()
+    assert "Placeholder objective." in html
+    assert 'href="#section"' in html  # table of contents
+    assert "Placeholder body." in html
+    assert f'rel="next" href="/courses/{course.slug}/lessons/{second.slug}/"' in html
+    assert 'rel="prev"' not in html
+
+
+@pytest.mark.django_db
+def test_anonymous_reader_sees_lesson_but_records_nothing(client):
+    lesson = LessonFactory()
+    response = client.get(reverse("curriculum:lesson_detail", args=[lesson.course.slug, lesson.slug]))
+    assert response.status_code == HTTPStatus.OK
+    assert LessonProgress.objects.count() == 0
+    assert b"Log in</a> to record your progress" in response.content
+
+
+@pytest.mark.django_db
+def test_require_login_setting_sends_anonymous_readers_to_login(client, settings):
+    settings.CURRICULUM_REQUIRE_LOGIN = True
+    lesson = LessonFactory()
+    url = reverse("curriculum:lesson_detail", args=[lesson.course.slug, lesson.slug])
+    response = client.get(url)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+@pytest.mark.django_db
+def test_unpublished_or_unknown_lesson_is_404(client):
+    lesson = LessonFactory()
+    lesson.is_published = False
+    lesson.save()
+    assert client.get(reverse("curriculum:lesson_detail", args=[lesson.course.slug, lesson.slug])).status_code == 404
+    assert client.get(reverse("curriculum:lesson_detail", args=[lesson.course.slug, "nope"])).status_code == 404
+    assert client.get(reverse("curriculum:course_detail", args=["nope"])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_visits_are_counted_on_one_progress_row(learner_client, learner):
+    lesson = LessonFactory()
+    url = reverse("curriculum:lesson_detail", args=[lesson.course.slug, lesson.slug])
+    learner_client.get(url)
+    learner_client.get(url)
+    progress = LessonProgress.objects.get(learner=learner, lesson=lesson)
+    assert progress.visits == 2
+    assert progress.completed_at is None
+
+
+@pytest.mark.django_db
+def test_mark_complete_moves_progress_bar_and_counts_time(learner_client, learner):
+    course = CourseFactory()
+    lessons = LessonFactory.create_batch(4, course=course)
+    url = reverse("curriculum:lesson_complete", args=[course.slug, lessons[0].slug])
+
+    response = learner_client.post(url, {"served": lesson_served_token(lesson=lessons[0])})
+
+    assert response.status_code == HTTPStatus.FOUND
+    page = learner_client.get(reverse("curriculum:course_detail", args=[course.slug])).content.decode()
+    assert "1 of 4 lessons complete (25%)" in page
+    progress = LessonProgress.objects.get(learner=learner, lesson=lessons[0])
+    assert progress.completed_version_id == lessons[0].current_version_id
+    assert 0 <= progress.seconds_on_page < 5
+
+
+@pytest.mark.django_db
+def test_forged_served_token_counts_no_time(learner_client, learner):
+    lesson = LessonFactory()
+    url = reverse("curriculum:lesson_complete", args=[lesson.course.slug, lesson.slug])
+    learner_client.post(url, {"served": "1:1abc:forged"})
+    assert LessonProgress.objects.get(learner=learner).seconds_on_page == 0
+
+
+@pytest.mark.django_db
+def test_time_on_page_is_capped(learner_client, learner, settings, monkeypatch):
+    settings.CURRICULUM_MAX_MINUTES_PER_VISIT = 30
+    lesson = LessonFactory()
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() - 5 * 3600)  # served five hours ago
+    token = lesson_served_token(lesson=lesson)
+    monkeypatch.undo()
+    url = reverse("curriculum:lesson_complete", args=[lesson.course.slug, lesson.slug])
+    learner_client.post(url, {"served": token})
+    assert LessonProgress.objects.get(learner=learner).seconds_on_page == 30 * 60
+
+
+@pytest.mark.django_db
+def test_complete_needs_login_and_post(learner_client):
+    lesson = LessonFactory()
+    url = reverse("curriculum:lesson_complete", args=[lesson.course.slug, lesson.slug])
+    assert Client().post(url).status_code == HTTPStatus.FOUND  # to the login page
+    assert LessonProgress.objects.count() == 0
+    assert learner_client.get(url).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+@pytest.mark.django_db
+def test_complete_form_is_csrf_protected(learner):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(learner)
+    lesson = LessonFactory()
+    url = reverse("curriculum:lesson_complete", args=[lesson.course.slug, lesson.slug])
+    assert client.post(url).status_code == HTTPStatus.FORBIDDEN
+    assert LessonProgress.objects.filter(completed_at__isnull=False).count() == 0
