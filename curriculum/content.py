@@ -133,6 +133,7 @@ class CourseBundle:
     interactions: list[dict] = field(default_factory=list)
     myths: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    course_path: str = "course.md"
 
     @property
     def errors(self) -> list[Problem]:
@@ -532,7 +533,7 @@ def lesson_render(
             problems.append(Problem(lesson.path, lineno, f"unknown admonition '{match.group(1)}' (use {', '.join(sorted(md.ADMONITION_TYPES))})"))
             ok = False
 
-        def rewrite(m: re.Match) -> str:
+        def rewrite(m: re.Match, lineno: int = lineno) -> str:
             target = m.group(1)
             if target.startswith("lesson:"):
                 slug, _, anchor = target.removeprefix("lesson:").partition("#")
@@ -782,6 +783,7 @@ def course_bundle_parse(course_dir: Path, *, content_root: Path | None = None, t
             return str(path)
 
     course_path = course_dir / "course.md"
+    bundle.course_path = rel(course_path)
     if not course_path.exists():
         problems.append(Problem(rel(course_path), 1, "course.md is missing"))
         return bundle
@@ -859,7 +861,74 @@ def course_bundle_parse(course_dir: Path, *, content_root: Path | None = None, t
             if item.key in seen_items:
                 problems.append(Problem(item.path, item.line, f"duplicate item key '{item.key}' (also in {seen_items[item.key]})"))
             seen_items[item.key] = item.path
+    if not bundle.errors:
+        problems.extend(integrity_problems(bundle))
     return bundle
+
+
+INTEGRITY_RULES = {
+    "lessons", "lesson_minutes", "objectives_per_lesson", "pretest_items", "check_items_per_lesson",
+    "posttest_items_min", "posttest_items_per_objective_min", "myth_items_min", "interaction_lessons",
+}
+
+
+def integrity_problems(bundle: CourseBundle) -> list[Problem]:
+    """Course-level rules declared in course.md's `integrity:` block.
+
+    Pure; each rule is optional, so a small course can declare only what it
+    promises. The bundled course declares all of them (issue #4's bar).
+    """
+    rules = bundle.course.get("integrity") or {}
+    where = bundle.course_path
+    problems: list[Problem] = []
+
+    def add(message: str, path: str = where, line: int = 1) -> None:
+        problems.append(Problem(path, line, message))
+
+    unknown = set(rules) - INTEGRITY_RULES
+    if unknown:
+        add(f"unknown integrity rule(s): {', '.join(sorted(unknown))}")
+    if "lessons" in rules and len(bundle.lessons) != rules["lessons"]:
+        add(f"the course has {len(bundle.lessons)} lessons; integrity.lessons says {rules['lessons']}")
+    for lesson in bundle.lessons:
+        if "lesson_minutes" in rules:
+            low, high = rules["lesson_minutes"]
+            if not low <= lesson.estimated_minutes <= high:
+                add(f"estimated_minutes {lesson.estimated_minutes} is outside {low}-{high}", lesson.path)
+        if "objectives_per_lesson" in rules:
+            low, high = rules["objectives_per_lesson"]
+            if not low <= len(lesson.objectives) <= high:
+                add(f"{len(lesson.objectives)} objectives; each lesson needs {low}-{high}", lesson.path)
+    items = bundle.items
+    if "pretest_items" in rules:
+        count = sum("pretest" in item.pools for item in items)
+        if count != rules["pretest_items"]:
+            add(f"{count} pretest items; integrity.pretest_items says {rules['pretest_items']}")
+    if "check_items_per_lesson" in rules:
+        low, high = rules["check_items_per_lesson"]
+        for lesson in bundle.lessons:
+            count = sum("check" in item.pools and item.lesson == lesson.slug for item in items)
+            if not low <= count <= high:
+                add(f"{count} knowledge-check items; each lesson needs {low}-{high}", lesson.path)
+    if "posttest_items_min" in rules:
+        count = sum("posttest" in item.pools for item in items)
+        if count < rules["posttest_items_min"]:
+            add(f"{count} post-test items; at least {rules['posttest_items_min']} are needed")
+    if "posttest_items_per_objective_min" in rules:
+        need = rules["posttest_items_per_objective_min"]
+        for key, (lesson, _objective) in bundle.objectives().items():
+            count = sum("posttest" in item.pools and item.objective == key for item in items)
+            if count < need:
+                add(f"objective {key} is assessed by {count} post-test items; at least {need} are needed", lesson.path)
+    if "myth_items_min" in rules:
+        count = sum(bool(item.myth) for item in items)
+        if count < rules["myth_items_min"]:
+            add(f"{count} myth-correction items; at least {rules['myth_items_min']} are needed")
+    for slug in rules.get("interaction_lessons", []):
+        for item in items:
+            if item.lesson == slug and not item.interaction:
+                add(f"item '{item.key}' draws on {slug} but names no interactions.yaml row", item.path, item.line)
+    return problems
 
 
 def content_dirs(content_root: Path | None = None) -> list[Path]:

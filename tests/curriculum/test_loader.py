@@ -6,7 +6,15 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from curriculum.models import Course, Interaction, LearnerEvent, Lesson, LessonProgress, LessonVersion, Objective
+from curriculum.models import (
+    Course,
+    Interaction,
+    LearnerEvent,
+    Lesson,
+    LessonProgress,
+    LessonVersion,
+    Objective,
+)
 from curriculum.services import lesson_progress_complete
 from tests.curriculum.coursedir import write_course
 

@@ -1,8 +1,8 @@
 """Create (or reset) the demo learner and the staff author, and print how to sign in."""
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
-from django.conf import settings
 
 from accounts.models import User
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         learner = self._user("learner@example.com", "Demo Learner, MD", User.Profession.PHYSICIAN)
         author = self._user("author@example.com", "Demo Author, PharmD", User.Profession.PHARMACIST, staff=True)
         author.groups.add(authors)
-        self.stdout.write(self.style.SUCCESS("Demo accounts (password for both: %s):" % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo accounts (password for both: {DEMO_PASSWORD}):"))
         self.stdout.write(f"  learner: {learner.email}")
         self.stdout.write(f"  author (admin at /admin/): {author.email}")
 

@@ -1,0 +1,182 @@
+"""Integrity of the bundled course: every rule holds now, and each rule can fail.
+
+The rules themselves live in curriculum/content.py (per-file checks) and in
+course.md's `integrity:` block (course-level counts); these tests run them on
+the real course and on deliberately broken copies of it.
+"""
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from curriculum import content
+
+CONTENT = Path(settings.BASE_DIR) / "curriculum" / "content"
+COURSE = CONTENT / "kratom-for-clinicians"
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return content.course_bundle_parse(COURSE, content_root=CONTENT)
+
+
+def test_bundled_course_has_no_problems_or_warnings(bundle):
+    assert [str(p) for p in bundle.problems] == []
+
+
+def test_bundled_course_meets_the_issue_counts(bundle):
+    rules = bundle.course["integrity"]
+    assert rules["lessons"] == 7 == len(bundle.lessons)
+    assert sum("pretest" in i.pools for i in bundle.items) == 10
+    assert sum("posttest" in i.pools for i in bundle.items) >= 40
+    assert sum(bool(i.myth) for i in bundle.items) >= 8
+    assert len(bundle.items) >= 80
+    assert {m["id"] for m in bundle.myths} == set("abcdefgh")
+
+
+def test_every_myth_is_corrected_by_an_item(bundle):
+    corrected = {item.myth for item in bundle.items if item.myth}
+    assert corrected == {m["id"] for m in bundle.myths}
+
+
+def test_every_lesson_cites_references_with_identifiers(bundle):
+    for lesson in bundle.lessons:
+        assert lesson.references, lesson.path
+        for ref in lesson.references:
+            assert ref["pmid"] or ref["doi"] or ref["url"], (lesson.path, ref["key"])
+        assert 'class="footnote-ref"' in lesson.body_html
+
+
+def test_every_item_has_objective_rationales_and_references(bundle):
+    for item in bundle.items:
+        assert item.objective and item.references, item.key
+        assert all(option["rationale"] for option in item.options), item.key
+
+
+def test_no_lesson_is_past_its_review_date(bundle):
+    cycle = int(bundle.course["review_cycle_months"])
+    for lesson in bundle.lessons:
+        assert lesson.last_reviewed + dt.timedelta(days=cycle * 31) >= dt.date.today(), lesson.path
+
+
+def test_figures_have_text_alternatives():
+    for svg in (COURSE / "figures").glob("*.svg"):
+        text = svg.read_text()
+        assert re.search(r"<title[^>]*>[^<]+</title>", text), svg.name
+        assert re.search(r"<desc[^>]*>[^<]+</desc>", text), svg.name
+        assert 'role="img"' in text and "<script" not in text, svg.name
+
+
+@pytest.fixture
+def broken_copy(tmp_path):
+    """A copy of the bundled course to break one rule at a time."""
+    shutil.copytree(COURSE, tmp_path / COURSE.name)
+    shutil.copy(CONTENT / "banned_phrases.txt", tmp_path / "banned_phrases.txt")
+    return tmp_path / COURSE.name
+
+
+def _problems(course_dir: Path, today=None) -> list[str]:
+    parsed = content.course_bundle_parse(course_dir, content_root=course_dir.parent, today=today)
+    return [str(p) for p in parsed.problems]
+
+
+def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text()
+    assert old in text, f"{path.name} lacks {old!r}"
+    path.write_text(text.replace(old, new, count))
+
+
+def _first_objective_block(text: str) -> str:
+    return re.search(r"  - id: L1\.3\n    text: .*\n", text).group(0)
+
+
+def test_fails_on_a_lesson_without_references(broken_copy):
+    lesson = broken_copy / "lessons" / "07-clinical-encounter.md"
+    header, body = lesson.read_text().split("\nreferences:", 1)
+    rest = body.split("\n---\n", 1)[1]
+    lesson.write_text(header + "\n---\n" + re.sub(r"\[\^[^\]]+\]", "", rest))
+    assert any("lesson has no references" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_too_few_objectives(broken_copy):
+    lesson = broken_copy / "lessons" / "01-kratom-in-practice.md"
+    text = lesson.read_text()
+    lesson.write_text(text.replace(_first_objective_block(text), ""))
+    (broken_copy / "items").joinpath("01-kratom-in-practice.yaml").write_text(
+        (broken_copy / "items" / "01-kratom-in-practice.yaml").read_text().replace("objective: L1.3", "objective: L1.2")
+    )
+    assert any("2 objectives; each lesson needs 3-5" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_an_uncited_reference(broken_copy):
+    lesson = broken_copy / "lessons" / "03-dependence-withdrawal.md"
+    key = re.search(r"  - key: (\S+)", lesson.read_text()).group(1)
+    _edit(lesson, f"[^{key}]", "", count=-1)
+    assert any(f"reference '{key}' is listed but never cited" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_a_citation_without_reference(broken_copy):
+    _edit(broken_copy / "lessons" / "04-adverse-effects.md", "\n## ", "\nUnsourced claim.[^made-up]\n\n## ")
+    assert any("citation [^made-up] has no entry" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_an_invalid_pmid(broken_copy):
+    lesson = broken_copy / "lessons" / "02-pharmacology.md"
+    pmid = re.search(r'pmid: "(\d+)"', lesson.read_text()).group(1)
+    _edit(lesson, f'pmid: "{pmid}"', 'pmid: "PMID-x"')
+    assert any("invalid PMID" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_an_invalid_doi(broken_copy):
+    lesson = broken_copy / "lessons" / "05-drug-interactions.md"
+    doi = re.search(r'doi: "([^"]+)"', lesson.read_text()).group(1)
+    _edit(lesson, f'doi: "{doi}"', 'doi: "https://doi.org/x"')
+    assert any("invalid DOI" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_an_item_without_objective(broken_copy):
+    _edit(broken_copy / "items" / "06-kratom-and-depression.yaml", "  objective: L6.", "  old_objective: L6.")
+    assert any("no learning objective" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_an_option_without_rationale(broken_copy):
+    path = broken_copy / "items" / "02-pharmacology.yaml"
+    text = path.read_text()
+    path.write_text(re.sub(r"\n\s+rationale: .*", "", text, count=1))
+    assert any("has no rationale" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_an_item_without_references(broken_copy):
+    path = broken_copy / "items" / "07-clinical-encounter.yaml"
+    path.write_text(re.sub(r"\n  references: .*", "\n  references: []", path.read_text(), count=1))
+    assert any("no references" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_an_objective_with_too_few_posttest_items(broken_copy):
+    path = broken_copy / "items" / "03-dependence-withdrawal.yaml"
+    path.write_text(path.read_text().replace("objective: L3.1", "objective: L3.2"))
+    assert any("objective L3.1 is assessed by 0 post-test items" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_an_interaction_item_without_its_table_row(broken_copy):
+    path = broken_copy / "items" / "05-drug-interactions.yaml"
+    path.write_text(re.sub(r"\n  interaction: .*", "", path.read_text(), count=1))
+    assert any("names no interactions.yaml row" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_a_banned_promotional_phrase(broken_copy):
+    phrase = next(
+        line.strip() for line in (CONTENT / "banned_phrases.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    _edit(broken_copy / "lessons" / "07-clinical-encounter.md", "\n## ", f"\nKratom is a {phrase}.\n\n## ")
+    assert any(f"banned promotional phrase {phrase!r}" in p for p in _problems(broken_copy))
+
+
+def test_fails_on_a_lesson_past_its_review_date(broken_copy):
+    later = dt.date.today() + dt.timedelta(days=3 * 365)
+    assert any("past its review date" in p for p in _problems(broken_copy, today=later))
