@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install run test test-pg lint schema clean
+.PHONY: install run test test-pg lint schema schema-check clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -20,9 +20,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_curriculum
+	$(BIN)/python manage.py ensure_activities
 	$(BIN)/python manage.py create_demo_users
 	@echo ""
-	@echo "Serving the course on http://127.0.0.1:8000  (admin: http://127.0.0.1:8000/admin/)"
+	@echo "Serving the course on http://127.0.0.1:8000  (admin: /admin/, API docs: /api/docs/)"
+	@echo "The outbox worker (deliver_outbox) runs beside the server; Ctrl-C stops both."
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py deliver_outbox --interval 5 -v 0 & \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 lint: install
@@ -30,6 +34,16 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py check_curriculum
+	$(MAKE) schema-check
+
+# The committed API contract (docs/openapi.yaml): regenerate after an API change...
+schema: install
+	$(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
+
+# ...and fail if the committed file is stale or invalid (lint runs this).
+schema-check: install
+	@$(BIN)/python manage.py spectacular --file $(VENV)/openapi.check.yaml --validate --fail-on-warn
+	@diff -u docs/openapi.yaml $(VENV)/openapi.check.yaml || (echo "docs/openapi.yaml is stale: run 'make schema'"; exit 1)
 
 test: lint
 	$(BIN)/pytest
@@ -40,3 +54,15 @@ test-pg: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
+
+# --- bench: seed PostgreSQL, serve with gunicorn, load from a second process (bench/run.py) ---
+# `make bench BENCH_ARGS="--scale 10"` for 100,000 learners; results in bench/results/*.json.
+BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432
+.PHONY: bench bench-smoke
+
+bench: install
+	$(BIN)/python -m bench.run --pg-url $(BENCH_PG_URL) $(BENCH_ARGS)
+
+# The same at tiny volume and a few seconds per endpoint (about 2 minutes), for CI.
+bench-smoke: install
+	$(BIN)/python -m bench.run --smoke --drop --pg-url $(BENCH_PG_URL) $(BENCH_ARGS)

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "csp",
     "axes",
     "accounts",
@@ -76,6 +78,7 @@ INSTALLED_APPS = [
     "quizzes",
     "credits",
     "lms",
+    "lms.xapi",
 ]
 
 MIDDLEWARE = [
@@ -236,3 +239,50 @@ CURRICULUM_CONTENT_DIR = Path(
 # Time on a lesson page is counted up to this many minutes per visit, so a tab
 # left open overnight does not count as study time.
 CURRICULUM_MAX_MINUTES_PER_VISIT = env_int("CURRICULUM_MAX_MINUTES_PER_VISIT", 60)
+
+# --- lms ------------------------------------------------------------------------
+# The REST API (lms/api/v1/base.py states its policy per view) and the outbox
+# worker (lms/outbox.py, `manage.py deliver_outbox`).
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Kratom for Clinicians CE API",
+    # The guide (auth, scopes, errors, feeds, webhooks) and webhook payload schemas.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "lms.api.v1.schema.postprocess",
+    ],
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Interactive docs from drf-spectacular-sidecar's files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Requests per token, and per signed-in learner (DRF rate strings).
+LMS_API_TOKEN_RATE = os.environ.get("LMS_API_TOKEN_RATE", "600/min")
+LMS_API_LEARNER_RATE = os.environ.get("LMS_API_LEARNER_RATE", "120/min")
+# Outbox delivery: tries before a delivery is dead, backoff (base × 2^n, capped), HTTP timeout.
+LMS_OUTBOX_MAX_ATTEMPTS = env_int("LMS_OUTBOX_MAX_ATTEMPTS", 8)
+LMS_OUTBOX_BACKOFF_SECONDS = env_int("LMS_OUTBOX_BACKOFF_SECONDS", 30)
+LMS_OUTBOX_MAX_BACKOFF_SECONDS = env_int("LMS_OUTBOX_MAX_BACKOFF_SECONDS", 3600)
+LMS_OUTBOX_TIMEOUT_SECONDS = env_int("LMS_OUTBOX_TIMEOUT_SECONDS", 10)
+# The base of every xAPI activity id (course, lesson, question). An LRS knows each
+# activity only by this address: set it once, before the first statement, and never change it.
+LMS_XAPI_ACTIVITY_BASE = os.environ.get("LMS_XAPI_ACTIVITY_BASE", "").rstrip("/")
+
+# --- credits ---
+# The public address printed on certificates and in their QR codes
+# (e.g. https://ce.example.org); empty means the address of the request.
+CREDITS_PUBLIC_URL = os.environ.get("CREDITS_PUBLIC_URL", "").rstrip("/")
+# NABP CPE Monitor accepts a pharmacy completion this many days after it.
+CREDITS_CPE_MONITOR_WINDOW_DAYS = env_int("CREDITS_CPE_MONITOR_WINDOW_DAYS", 60)
+
+# --- bench ----------------------------------------------------------------------
+# Only `make bench` (bench/run.py) sets BENCH_SERVER, in its own gunicorn and
+# collectstatic processes: the site's URLs plus the "floor" page it measures
+# against (bench/urls.py), and static files collected into a temporary folder.
+if env_bool("BENCH_SERVER", False):
+    ROOT_URLCONF = "bench.urls"
+    STATIC_ROOT = Path(os.environ["BENCH_STATIC_ROOT"])

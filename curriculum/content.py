@@ -104,6 +104,7 @@ class ItemDoc:
     options: list[dict]
     references: list[dict]
     stem_html: str = ""
+    source: str = ""  # the item as YAML (one mapping), for the admin's edit form
 
     def content_hash(self) -> str:
         payload = json.dumps(
@@ -703,7 +704,36 @@ def _item_parse(raw, rel, problems, objectives, lessons, myths, interactions, ph
         ],
         references=[{k: r[k] for k in ("key", "citation", "pmid", "doi", "url")} for r in resolved],
         stem_html=md.render_fragment(stem),
+        source=yaml.safe_dump(_clean(raw), sort_keys=False, allow_unicode=True, width=100),
     )
+
+
+def item_parse_text(
+    text: str,
+    *,
+    path: str,
+    objectives: set[str],
+    lessons: dict,
+    myths: set[str],
+    interactions: set[str],
+    phrases: list[str],
+) -> tuple[ItemDoc | None, list[Problem]]:
+    """Parse one item (a YAML mapping, as in an item file) with the loader's rules.
+
+    `lessons` maps slug to an object with `anchors` and `references` (a
+    LessonDoc, or a stored LessonVersion). Used by the admin's item editor.
+    """
+    problems: list[Problem] = []
+    raw = _yaml_load(text, path, 0, problems)
+    if raw is None:
+        return None, problems
+    if isinstance(raw, list) and len(raw) == 1:
+        raw = raw[0]
+    if not isinstance(raw, dict):
+        problems.append(Problem(path, 1, "an item is one YAML mapping (key, type, pools, ...)"))
+        return None, problems
+    item = _item_parse(raw, path, problems, dict.fromkeys(objectives), lessons, myths, interactions, phrases)
+    return item, problems
 
 
 def _interactions_parse(path: Path, rel: str, bundle: CourseBundle) -> None:

@@ -1,0 +1,85 @@
+"""Certificate PDFs, in pure Python: fpdf2 lays out the page, segno draws the QR code.
+
+No system library or browser is needed. The text is set in DejaVu Sans,
+vendored in credits/fonts/ with its licence and embedded (subset) in each
+PDF, so a learner's name prints exactly as entered, in any Latin, Greek or
+Cyrillic script (Łucja Żółć, Müller, Ødegaard).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import segno
+from fpdf import FPDF
+
+from credits.models import Certificate
+
+
+FONTS = Path(__file__).resolve().parent / "fonts"
+FONT = "DejaVu"
+
+
+def qr_png(url: str) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="png", scale=6, border=2)
+    return buffer.getvalue()
+
+
+def qr_svg_data_uri(url: str) -> str:
+    """The QR code as a data: URI for the HTML page (the CSP allows data: images)."""
+    return segno.make(url, error="m").svg_data_uri(scale=4, border=2)
+
+
+def certificate_pdf(certificate: Certificate, *, verify_url: str, status: str = "") -> bytes:
+    """The certificate as a one-page landscape PDF with a QR code linking to verify_url."""
+    pdf = FPDF(orientation="L", unit="mm", format="Letter")
+    pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.set_title((f"Certificate: {certificate.activity_title}"))
+    pdf.set_author((certificate.provider_name))
+    pdf.set_creator("Clinician CE")
+    pdf.set_auto_page_break(auto=False)
+    pdf.add_page()
+    width = pdf.w - 2 * pdf.l_margin
+    pdf.set_draw_color(40, 70, 110)
+    pdf.set_line_width(1.2)
+    pdf.rect(8, 8, pdf.w - 16, pdf.h - 16)
+
+    def line(text: str, size: float, style: str = "", height: float = 8, gap: float = 0) -> None:
+        pdf.set_font(FONT, style, size)
+        pdf.multi_cell(width, height, (text), align="C", new_x="LMARGIN", new_y="NEXT")
+        if gap:
+            pdf.ln(gap)
+
+    pdf.set_y(22)
+    title = "Certificate of Completion" if certificate.credit_type == "completion" else "Certificate of Credit"
+    line(title, 26, "B", 12, 4)
+    if status:
+        pdf.set_text_color(170, 20, 20)
+        line(status, 14, "B", 8, 2)
+        pdf.set_text_color(0, 0, 0)
+    line("This certifies that", 12)
+    line(certificate.learner_name, 22, "B", 11)
+    line(certificate.profession, 12, "", 7, 3)
+    line("completed the enduring activity", 12)
+    line(certificate.activity_title, 15, "B", 8, 3)
+    line(f"Completed on {certificate.completed_on:%d %B %Y}", 12)
+    line(certificate.credit_line, 14, "B", 8)
+    if certificate.uan:
+        line(f"ACPE Universal Activity Number: {certificate.uan}", 11)
+    pdf.ln(2)
+    if certificate.designation_statement:
+        line(certificate.designation_statement, 9, "", 5)
+    line(certificate.accreditation_statement, 9, "", 5, 2)
+    line(f"{certificate.provider_name} - {certificate.provider_address}".replace("\n", ", "), 10, "", 6)
+
+    size = 30
+    pdf.image(io.BytesIO(qr_png(verify_url)), x=pdf.w - 14 - size, y=pdf.h - 14 - size, w=size, h=size)
+    pdf.set_xy(14, pdf.h - 30)
+    pdf.set_font(FONT, "", 9)
+    pdf.multi_cell(width - size - 10, 5, (
+        f"Issued {certificate.issued_at:%d %B %Y}. Verify this certificate at {verify_url}"
+    ), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())

@@ -1,0 +1,196 @@
+"""Staff screens: organisations, tokens and webhook secrets (each shown once),
+and the outbox: deliveries with their try log, filterable, re-queueable."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+
+from lms import outbox, services
+from lms.models import (
+    Delivery,
+    DeliveryAttempt,
+    Enrolment,
+    ExternalLearner,
+    IntegrationToken,
+    Organisation,
+    Scope,
+    WebhookSubscription,
+)
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "is_active", "created_at"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name", "slug"]
+
+
+@admin.register(ExternalLearner)
+class ExternalLearnerAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "organisation", "user", "created_at"]
+    list_filter = ["organisation"]
+    search_fields = ["external_id", "user__email"]
+    list_select_related = ["organisation", "user"]
+    readonly_fields = ["organisation", "external_id", "user", "created_at", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # created by enrolment sync (the API), which keeps its invariants
+
+
+@admin.register(Enrolment)
+class EnrolmentAdmin(admin.ModelAdmin):
+    list_display = ["learner", "course", "status", "updated_at"]
+    list_filter = ["status", "learner__organisation", "course"]
+    list_select_related = ["learner__organisation", "course"]
+    readonly_fields = ["learner", "course", "status", "created_at", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+class TokenForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = IntegrationToken
+        fields = ["organisation", "name", "scopes"]
+
+
+def _show_secret_once(request, obj, *, title: str, secret: str, note: str):
+    return TemplateResponse(
+        request,
+        "lms/secret_created.html",
+        {"title": title, "object": obj, "secret": secret, "note": note, "opts": obj._meta},
+    )
+
+
+@admin.register(IntegrationToken)
+class IntegrationTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "organisation", "lookup", "scope_list", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["organisation", "revoked_at"]
+    list_select_related = ["organisation"]
+    readonly_fields = ["organisation", "name", "lookup", "scopes", "created_at", "created_by", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj) -> str:
+        return ", ".join(obj.scopes)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = TokenForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_fields(self, request, obj=None):
+        return self.readonly_fields if obj else ["organisation", "name", "scopes"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        # Tokens are made by the service (hash, lookup); the raw value exists only in this response.
+        token, raw = services.integration_token_create(
+            organisation=form.cleaned_data["organisation"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            created_by=request.user,
+        )
+        obj.pk = token.pk
+        request._lms_raw_secret = raw
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return _show_secret_once(
+            request, obj, title="Integration token created", secret=request._lms_raw_secret,
+            note="Send it as 'Authorization: Bearer <token>'. It is stored only as a hash.",
+        )
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            services.integration_token_revoke(token=token)
+        self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+
+
+class SubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(choices=[], widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["organisation", "url", "events", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["events"].choices = [(name, name) for name in outbox.event_type_names()]
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    form = SubscriptionForm
+    list_display = ["url", "organisation", "event_list", "is_active", "created_at"]
+    list_filter = ["organisation", "is_active"]
+    list_select_related = ["organisation"]
+
+    @admin.display(description="events")
+    def event_list(self, obj) -> str:
+        return ", ".join(obj.events)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            return
+        try:
+            subscription, secret = services.webhook_subscription_create(
+                organisation=form.cleaned_data["organisation"],
+                url=form.cleaned_data["url"],
+                events=form.cleaned_data["events"],
+            )
+        except ValidationError as exc:  # the form validated the same fields; a race at worst
+            raise forms.ValidationError(exc.messages) from exc
+        obj.pk = subscription.pk
+        request._lms_raw_secret = secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return _show_secret_once(
+            request, obj, title="Webhook subscription created", secret=request._lms_raw_secret,
+            note="Verify each request's webhook-signature with it (Standard Webhooks).",
+        )
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = ["number", "outcome", "response_code", "duration_ms", "error", "started_at", "worker"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk", "event_type", "kind", "subscription", "destination_id", "status", "attempts", "next_attempt_at", "last_error",
+    ]
+    list_filter = ["status", "kind", "event_type"]
+    list_select_related = ["subscription__organisation"]
+    search_fields = ["idempotency_key", "subscription__url"]
+    readonly_fields = [
+        "event", "kind", "subscription", "destination_id", "event_type", "idempotency_key", "status", "attempts",
+        "next_attempt_at", "claimed_by", "last_error", "created_at", "delivered_at",
+    ]
+    inlines = [DeliveryAttemptInline]
+    actions = ["requeue"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Re-queue selected deliveries (send again now)")
+    def requeue(self, request, queryset):
+        count = outbox.deliveries_requeue(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Re-queued {count} delivery(ies); delivered ones were left alone.", messages.SUCCESS)

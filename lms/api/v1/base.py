@@ -1,0 +1,357 @@
+"""The API's policy, stated once: every v1 view inherits `ApiPolicy`.
+
+- Authentication: an integration token (`Authorization: Bearer ce_…`) for
+  systems, the browser session (with CSRF) for learners.
+- Permission: signed in, and then `ScopePermission`: a token needs the
+  view's `required_scope`; a session may call only views marked
+  `session_allowed`. A token sees only its organisation's learners; that is
+  enforced by the selectors, which take the token's organisation.
+- Throttles: per token (`LMS_API_TOKEN_RATE`) and per learner
+  (`LMS_API_LEARNER_RATE`). The cache is per process (LocMem) unless
+  CACHES says otherwise, so the limit is per worker process.
+- Feeds page with `FeedCursorPagination`.
+- `validate_input()` parses a request with the view's InputSerializer or raises a 400.
+- One error shape, `{"error": {"code", "message", "fields"}}`, from
+  `api_exception_handler`; bad input is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.versioning import NamespaceVersioning
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from credits.services import ClaimRefused
+from lms import selectors, services
+from lms.models import IntegrationToken
+from quizzes.services import AttemptClosed, AttemptNotAllowed
+
+# --- authentication --------------------------------------------------------------------
+
+
+class IntegrationPrincipal:
+    """request.user for a token request: authenticated, not a person, no permissions."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+    is_active = True
+    pk = None
+    id = None
+
+    def __init__(self, token: IntegrationToken):
+        self.token = token
+
+    def __str__(self) -> str:
+        return f"token {self.token.lookup} of {self.token.organisation.slug}"
+
+    def has_perm(self, *args, **kwargs) -> bool:
+        return False
+
+
+class IntegrationTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer ce_<lookup>_<secret>`. One query, plus one a minute for last use."""
+
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Send the header as 'Authorization: Bearer <token>'.")
+        token = selectors.integration_token_authenticate(raw=header[1].decode("latin-1"))
+        if token is None:
+            raise exceptions.AuthenticationFailed("The token is invalid or has been revoked.")
+        services.integration_token_touch(token=token)
+        return IntegrationPrincipal(token), token
+
+    def authenticate_header(self, request) -> str:
+        # Makes an unauthenticated request a 401 (with this header), not a 403.
+        return 'Bearer realm="api"'
+
+
+class IntegrationTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "lms.api.v1.base.IntegrationTokenAuthentication"
+    name = "integrationToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An integration token (ce_…), created by staff, scoped to one organisation.",
+        }
+
+
+def request_token(request) -> IntegrationToken | None:
+    return request.auth if isinstance(request.auth, IntegrationToken) else None
+
+
+class ScopePermission(BasePermission):
+    """A token needs the view's scope; a session needs a view open to learners."""
+
+    def has_permission(self, request, view) -> bool:
+        token = request_token(request)
+        if token is None:
+            if getattr(view, "session_allowed", False):
+                return True
+            self.message = "This endpoint is for integration tokens, not signed-in learners."
+            return False
+        scope = getattr(view, "required_scope", None)
+        if scope is None:
+            self.message = "This endpoint is for signed-in learners, not integration tokens."
+            return False
+        if not token.has_scope(scope):
+            self.message = f"This token lacks the '{scope}' scope."
+            return False
+        return True
+
+
+# --- throttling ------------------------------------------------------------------------
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """Per integration token, whoever shares it."""
+
+    scope = "lms_token"
+
+    def get_rate(self) -> str:
+        return settings.LMS_API_TOKEN_RATE
+
+    def get_cache_key(self, request, view) -> str | None:
+        token = request_token(request)
+        return f"throttle_lms_token_{token.pk}" if token else None
+
+
+class LearnerRateThrottle(SimpleRateThrottle):
+    """Per signed-in learner."""
+
+    scope = "lms_learner"
+
+    def get_rate(self) -> str:
+        return settings.LMS_API_LEARNER_RATE
+
+    def get_cache_key(self, request, view) -> str | None:
+        if request_token(request) or not request.user.is_authenticated:
+            return None
+        return f"throttle_lms_learner_{request.user.pk}"
+
+
+# --- pagination ------------------------------------------------------------------------
+
+
+class FeedCursorPagination(CursorPagination):
+    """Stable pages over a feed that grows while it is read; a bad cursor is a 400."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = ("updated_at", "pk")
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": ["This cursor is not valid; start again without it."]}) from None
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable, e.g. invalid, not_found, missing_scope.")
+    message = serializers.CharField(help_text="What went wrong and what to do, for a person.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Per input field (or query parameter), its problems. Empty unless code is invalid.",
+    )
+    available_at = serializers.DateTimeField(
+        required=False,
+        help_text="With wait_required or not_open_yet: when a new attempt may start.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()
+
+
+def _error(
+    status: int, code: str, message: str, fields: dict | None = None, headers=None, available_at=None
+) -> Response:
+    body = {"code": code, "message": message, "fields": fields or {}}
+    if available_at is not None:
+        body["available_at"] = serializers.DateTimeField().to_representation(available_at)
+    return Response({"error": body}, status=status, headers=headers)
+
+
+def attempt_refusal_code(exc: AttemptNotAllowed) -> str:
+    """A machine-readable code for why quizzes refused a new attempt.
+
+    quizzes.services raises AttemptNotAllowed with a sentence for people; the
+    code is derived from what the refusal carries (a time to wait for) and the
+    rule in quizzes.grading.attempt_availability that produced it.
+    """
+    reason = exc.reason
+    if exc.available_at is not None:
+        return "not_open_yet" if "re-check" in reason else "wait_required"
+    if reason.startswith("You have used all"):
+        return "attempt_limit_reached"
+    if reason.startswith("You have already passed"):
+        return "already_passed"
+    if "no questions" in reason or reason.startswith("Nothing to re-check"):
+        return "no_questions"
+    return "attempt_not_allowed"
+
+
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as {"field.sub.0": ["message", ...]}."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(detail, list) and detail and all(not isinstance(d, dict | list) for d in detail):
+        return {prefix or "non_field_errors": [str(d) for d in detail]}
+    if isinstance(detail, list):
+        out = {}
+        for index, value in enumerate(detail):
+            out.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+        return out
+    return {prefix or "non_field_errors": [str(detail)]}
+
+
+_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.ParseError: "malformed_request",
+    exceptions.Throttled: "throttled",
+}
+
+
+def api_exception_handler(exc, context):
+    """Every error as {"error": {"code", "message", "fields"}} with the right status.
+
+    Unknown exceptions are left to Django (a 500): they are bugs, and are
+    logged as such, never a client's fault.
+    """
+    if isinstance(exc, services.Conflict):
+        set_rollback()
+        return _error(409, exc.code, exc.message)
+    if isinstance(exc, AttemptClosed):
+        set_rollback()
+        return _error(409, "attempt_closed", str(exc) or "This attempt is closed; nothing was changed.")
+    if isinstance(exc, AttemptNotAllowed):
+        set_rollback()
+        return _error(409, attempt_refusal_code(exc), exc.reason, available_at=exc.available_at)
+    if isinstance(exc, ClaimRefused):
+        set_rollback()
+        code = "already_claimed" if exc.existing is not None else "claim_refused"
+        return _error(409, code, exc.reason)
+    if isinstance(exc, IntegrityError):
+        # A concurrent request won a race on a unique constraint; a retry sees its result.
+        set_rollback()
+        return _error(409, "conflict", "A concurrent request changed the same record; retry the request.")
+    if isinstance(exc, DjangoValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(fields)
+    elif isinstance(exc, ObjectDoesNotExist | Http404):
+        exc = exceptions.NotFound("Not found, or not visible to you.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    headers = {k: v for k, v in response.items() if k in ("WWW-Authenticate", "Retry-After", "Allow")}
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        names = ", ".join(sorted(fields))
+        return _error(400, "invalid", f"Correct these fields and send again: {names}.", fields, headers)
+    code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), exc.default_code)
+    message = str(exc.detail) if not isinstance(exc.detail, list | dict) else "The request failed."
+    if isinstance(exc, exceptions.PermissionDenied) and message.startswith("This token lacks"):
+        code = "missing_scope"
+    return _error(response.status_code, code, message, None, headers)
+
+
+# --- schema ----------------------------------------------------------------------------
+
+
+class ApiAutoSchema(AutoSchema):
+    """Documents the error responses every operation can give, in the one error shape."""
+
+    def get_serializer_name(self, serializer, direction) -> str:
+        # A view's nested InputSerializer/OutputSerializer is named after the view
+        # (EnrolmentSyncApi.InputSerializer -> EnrolmentSyncInput), so names never clash.
+        owner, _, name = type(serializer).__qualname__.rpartition(".")
+        if owner and name in ("InputSerializer", "OutputSerializer"):
+            return owner.removesuffix("Api") + name.removesuffix("Serializer")
+        return super().get_serializer_name(serializer, direction)
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        codes = ["400", "401", "403", "404", "429"]
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes += ["409", "415"]
+        for code in codes:
+            responses.setdefault(code, self._get_response_for_code(ErrorSerializer, code, direction=direction))
+        return responses
+
+
+class ApiVersioning(NamespaceVersioning):
+    """The version is the URL namespace: /api/v1/ is `v1`."""
+
+    allowed_versions = ("v1",)
+    default_version = "v1"
+
+
+# --- the policy ------------------------------------------------------------------------
+
+
+class ApiPolicy:
+    """Mixed into every v1 view, before APIView/GenericViewSet."""
+
+    authentication_classes = [IntegrationTokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, ScopePermission]
+    throttle_classes = [TokenRateThrottle, LearnerRateThrottle]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    versioning_class = ApiVersioning
+    schema = ApiAutoSchema()
+    required_scope: str | None = None  # the token scope this view needs; None: tokens may not call it
+    session_allowed = False  # whether a signed-in learner may call it
+
+    InputSerializer: type[serializers.Serializer] | None = None
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+    def validate_input(self, request, serializer_class=None, data=None) -> dict:
+        """The request body (or `data`, e.g. query parameters) validated, or a 400."""
+        serializer = (serializer_class or self.InputSerializer)(data=request.data if data is None else data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def organisation(self):
+        return request_token(self.request).organisation

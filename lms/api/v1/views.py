@@ -1,0 +1,318 @@
+"""API v1 endpoints. Views parse, call one selector or service, and render.
+
+Reads are `GenericViewSet`s with only the mixins they need, their queryset
+from a selector scoped to who asks; each write is its own `*Api` class.
+Lesson completion calls `curriculum.services.lesson_progress_complete`, the
+same service as the lesson page's button.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from curriculum import selectors as curriculum_selectors
+from curriculum import services as curriculum_services
+from lms import selectors, services
+from lms.api.v1.base import ApiPolicy, FeedCursorPagination
+from lms.models import Enrolment, Scope
+
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,199}$"
+
+# --- catalogue -------------------------------------------------------------------------
+
+
+class FacultySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    role = serializers.CharField(required=False, allow_blank=True)
+    credentials = serializers.CharField(required=False, allow_blank=True)
+    disclosure = serializers.CharField(required=False, allow_blank=True)
+
+
+class CourseListOutputSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    title = serializers.CharField()
+    summary = serializers.CharField()
+    estimated_minutes = serializers.IntegerField()
+    lesson_count = serializers.IntegerField()
+    release_date = serializers.DateField()
+    expiry_date = serializers.DateField()
+
+
+class LessonSummarySerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    position = serializers.IntegerField()
+    title = serializers.CharField(source="current_version.title")
+    estimated_minutes = serializers.IntegerField(source="current_version.estimated_minutes")
+
+
+class ObjectiveSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    text = serializers.CharField()
+    lesson = serializers.SlugField(source="lesson_slug", allow_null=True, help_text="Null if that lesson is unpublished.")
+
+
+class CourseDetailOutputSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    title = serializers.CharField()
+    summary = serializers.CharField()
+    description_html = serializers.CharField(help_text="Sanitised HTML, rendered at load.")
+    estimated_minutes = serializers.IntegerField()
+    target_audience = serializers.CharField()
+    release_date = serializers.DateField()
+    review_date = serializers.DateField()
+    expiry_date = serializers.DateField()
+    faculty = FacultySerializer(many=True)
+    commercial_support = serializers.CharField()
+    credit_text = serializers.CharField(source="accreditation_notice", help_text="The accreditation and credit statement.")
+    lessons = LessonSummarySerializer(many=True, source="published_lessons")
+    objectives = ObjectiveSerializer(many=True, source="active_objectives")
+
+
+class CourseViewSet(ApiPolicy, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Published courses: the list, and one course with its lessons and objectives."""
+
+    required_scope = Scope.CATALOG_READ
+    session_allowed = True
+    lookup_field = "slug"
+    pagination_class = None
+
+    def get_queryset(self):
+        return curriculum_selectors.course_list()  # one query
+
+    def get_object(self):
+        # Three queries: course, lessons (titles), objectives.
+        course = curriculum_selectors.course_outline_get(slug=self.kwargs["slug"])
+        slugs = {lesson.pk: lesson.slug for lesson in course.published_lessons}
+        for objective in course.active_objectives:
+            objective.lesson_slug = slugs.get(objective.lesson_id)  # no query per objective
+        return course
+
+    def get_serializer_class(self):
+        return CourseListOutputSerializer if self.action == "list" else CourseDetailOutputSerializer
+
+
+class ReferenceSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    key = serializers.CharField()
+    citation = serializers.CharField()
+    pmid = serializers.CharField(allow_blank=True, required=False)
+    doi = serializers.CharField(allow_blank=True, required=False)
+    url = serializers.CharField(allow_blank=True, required=False)
+
+
+class VersionObjectiveSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    text = serializers.CharField()
+
+
+class LessonDetailApi(ApiPolicy, APIView):
+    required_scope = Scope.CATALOG_READ
+    session_allowed = True
+
+    class OutputSerializer(serializers.Serializer):
+        course = serializers.SlugField(source="course.slug")
+        slug = serializers.SlugField()
+        position = serializers.IntegerField()
+        version = serializers.IntegerField(source="current_version.number")
+        title = serializers.CharField(source="current_version.title")
+        estimated_minutes = serializers.IntegerField(source="current_version.estimated_minutes")
+        last_reviewed = serializers.DateField(source="current_version.last_reviewed")
+        body_html = serializers.CharField(source="current_version.body_html", help_text="Sanitised HTML.")
+        toc_html = serializers.CharField(source="current_version.toc_html")
+        objectives = VersionObjectiveSerializer(many=True, source="current_version.objectives")
+        references = ReferenceSerializer(many=True, source="current_version.references")
+
+    @extend_schema(responses=OutputSerializer, operation_id="lesson_retrieve")
+    def get(self, request, course_slug: str, lesson_slug: str) -> Response:
+        lesson = curriculum_selectors.lesson_detail_get(course_slug=course_slug, lesson_slug=lesson_slug)
+        return Response(self.OutputSerializer(lesson).data)
+
+
+# --- the signed-in learner's progress --------------------------------------------------
+
+
+class ProgressOutputSerializer(serializers.Serializer):
+    course = serializers.SlugField(source="lesson.course.slug")
+    lesson = serializers.SlugField(source="lesson.slug")
+    first_opened_at = serializers.DateTimeField()
+    last_opened_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    completed_version = serializers.IntegerField(source="completed_version.number", allow_null=True)
+    seconds_on_page = serializers.IntegerField()
+    visits = serializers.IntegerField()
+
+
+class MyProgressViewSet(ApiPolicy, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The signed-in learner's lesson progress."""
+
+    session_allowed = True
+    serializer_class = ProgressOutputSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.learner_progress_list(learner=self.request.user)  # one query
+
+
+class LessonCompleteApi(ApiPolicy, APIView):
+    """Mark a lesson complete for the signed-in learner, once; a repeat returns the same record."""
+
+    session_allowed = True
+
+    class InputSerializer(serializers.Serializer):
+        served_token = serializers.CharField(
+            required=False, max_length=200, help_text="The lesson page's signed stamp, to count time on page."
+        )
+
+    @extend_schema(request=InputSerializer, responses={200: ProgressOutputSerializer}, operation_id="lesson_complete")
+    def post(self, request, course_slug: str, lesson_slug: str) -> Response:
+        data = self.validate_input(request)
+        lesson = curriculum_selectors.lesson_detail_get(course_slug=course_slug, lesson_slug=lesson_slug)
+        progress = curriculum_services.lesson_progress_complete(
+            learner=request.user,
+            lesson=lesson,
+            served_token=data.get("served_token"),
+            max_minutes=settings.CURRICULUM_MAX_MINUTES_PER_VISIT,
+        )
+        progress.lesson = lesson
+        return Response(ProgressOutputSerializer(progress).data)
+
+
+# --- integrators: enrolment sync, learners, feeds -------------------------------------
+
+
+class EnrolmentOutputSerializer(serializers.Serializer):
+    course = serializers.SlugField(source="course.slug")
+    status = serializers.ChoiceField(choices=Enrolment.Status.choices)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class EnrolmentSyncApi(ApiPolicy, APIView):
+    """Create or update a learner and their enrolment by your ID for them. Idempotent."""
+
+    required_scope = Scope.ENROLMENTS_WRITE
+
+    class InputSerializer(serializers.Serializer):
+        external_id = serializers.RegexField(
+            EXTERNAL_ID_PATTERN,
+            help_text="Your ID for the learner: letters, digits, . _ : @ -; up to 200.",
+            error_messages={
+                "invalid": "Use 1 to 200 letters, digits or . _ : @ - characters, starting with a letter or digit."
+            },
+        )
+        email = serializers.EmailField(max_length=254)
+        full_name = serializers.CharField(max_length=200, help_text="As it should appear on certificates.")
+        course = serializers.SlugField(max_length=80)
+        status = serializers.ChoiceField(choices=Enrolment.Status.choices, default=Enrolment.Status.ACTIVE)
+
+    class OutputSerializer(serializers.Serializer):
+        external_id = serializers.CharField(source="learner.external_id")
+        email = serializers.EmailField(source="learner.user.email")
+        full_name = serializers.CharField(source="learner.user.full_name")
+        course = serializers.SlugField(source="course.slug")
+        status = serializers.ChoiceField(choices=Enrolment.Status.choices)
+        created_at = serializers.DateTimeField()
+        updated_at = serializers.DateTimeField()
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(OutputSerializer, description="Already existed; updated if it differed."),
+            201: OpenApiResponse(OutputSerializer, description="The enrolment was created."),
+        },
+        operation_id="enrolment_sync",
+    )
+    def post(self, request) -> Response:
+        data = self.validate_input(request)
+        enrolment, created = services.enrolment_sync(
+            organisation=self.organisation(),
+            external_id=data["external_id"],
+            email=data["email"],
+            full_name=data["full_name"],
+            course_slug=data["course"],
+            status=data["status"],
+        )
+        return Response(
+            self.OutputSerializer(enrolment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class LearnerDetailApi(ApiPolicy, APIView):
+    """One of your organisation's learners with their enrolments."""
+
+    required_scope = Scope.PROGRESS_READ
+
+    class OutputSerializer(serializers.Serializer):
+        external_id = serializers.CharField()
+        email = serializers.EmailField(source="user.email")
+        full_name = serializers.CharField(source="user.full_name")
+        enrolments = EnrolmentOutputSerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer, operation_id="learner_retrieve")
+    def get(self, request, external_id: str) -> Response:
+        learner = selectors.external_learner_get(organisation=self.organisation(), external_id=external_id)
+        return Response(self.OutputSerializer(learner).data)
+
+
+class FeedRowSerializer(serializers.Serializer):
+    external_id = serializers.CharField(help_text="Your ID for the learner.")
+    course = serializers.SlugField(source="lesson.course.slug")
+    lesson = serializers.SlugField(source="lesson.slug")
+    first_opened_at = serializers.DateTimeField()
+    last_opened_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    completed_version = serializers.IntegerField(source="completed_version.number", allow_null=True)
+    seconds_on_page = serializers.IntegerField()
+    updated_at = serializers.DateTimeField(help_text="The later of last opened and completed; the feed's order.")
+
+
+class FeedQuerySerializer(serializers.Serializer):
+    # Validated from a plain dict, not the QueryDict: DRF reads a blank form
+    # value as "not given", but `?updated_since=` is a mistake to report.
+    updated_since = serializers.DateTimeField(
+        required=False, help_text="ISO 8601; only rows changed at or after it. Overlap your last sync a little."
+    )
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=FeedCursorPagination.max_page_size, help_text="Rows per page (default 50)."
+    )
+    cursor = serializers.CharField(required=False, help_text="Opaque: follow `next` or `previous`.")
+
+
+@extend_schema(parameters=[FeedQuerySerializer])
+class ProgressFeedViewSet(ApiPolicy, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Lesson progress of your learners on the courses you enrolled them in, oldest change first."""
+
+    required_scope = Scope.PROGRESS_READ
+    serializer_class = FeedRowSerializer
+    pagination_class = FeedCursorPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return selectors.progress_feed(organisation=None).none()
+        query = self.validate_input(self.request, FeedQuerySerializer, data=self.request.query_params.dict())
+        return selectors.progress_feed(organisation=self.organisation(), updated_since=query.get("updated_since"))
+
+
+class CompletionFeedPagination(FeedCursorPagination):
+    ordering = ("completed_at", "pk")
+
+
+@extend_schema(parameters=[FeedQuerySerializer])
+class CompletionFeedViewSet(ApiPolicy, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Lesson completions of your learners, in completion order; `updated_since` filters on completed_at."""
+
+    required_scope = Scope.COMPLETIONS_READ
+    serializer_class = FeedRowSerializer
+    pagination_class = CompletionFeedPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return selectors.progress_feed(organisation=None).none()
+        query = self.validate_input(self.request, FeedQuerySerializer, data=self.request.query_params.dict())
+        return selectors.progress_feed(
+            organisation=self.organisation(), updated_since=query.get("updated_since"), completed_only=True
+        )

@@ -1,0 +1,126 @@
+"""Admin for the question bank and quiz settings.
+
+Item versions and options are read-only: an author edits an item as the same
+YAML the item files hold, saved through `services.item_revise` (the loader's
+validation), which makes a new immutable version. Quiz
+settings (pass mark, attempts, waiting time, draw, review rule) are editable.
+Attempts are read-only: grades change only through the services.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
+
+from quizzes import services
+from quizzes.models import Attempt, Item, ItemVersion, Option, Quiz
+
+
+class OptionInline(admin.TabularInline):
+    model = Option
+    extra = 0
+    can_delete = False
+    fields = ["position", "text_html", "is_correct", "rationale_html"]
+    readonly_fields = fields
+
+
+@admin.register(ItemVersion)
+class ItemVersionAdmin(admin.ModelAdmin):
+    list_display = ["item", "number", "type", "difficulty", "objective", "created_at"]
+    list_filter = ["type", "difficulty", "item__course"]
+    search_fields = ["item__key", "stem"]
+    inlines = [OptionInline]
+    list_select_related = ["item__course", "objective"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ItemSourceForm(forms.ModelForm):
+    source = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 30, "cols": 100}),
+        help_text="The item as YAML, in the item-file format (curriculum/content/README.md).",
+    )
+
+    class Meta:
+        model = Item
+        fields = ["is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.current_version_id:
+            self.fields["source"].initial = self.instance.current_version.source
+
+    def clean(self):
+        cleaned = super().clean()
+        source = cleaned.get("source")
+        if source and self.instance.pk:
+            try:
+                self._new_version = services.item_revise(
+                    item=self.instance, source=source, user=getattr(self, "_user", None)
+                )
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.messages) from None
+        return cleaned
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    form = ItemSourceForm
+    list_display = ["key", "course", "pools", "is_active", "current_version"]
+    list_filter = ["course", "is_active"]
+    search_fields = ["key"]
+    readonly_fields = ["course", "key", "current_version"]
+    list_select_related = ["course", "current_version__item__course"]
+
+    def has_add_permission(self, request):
+        return False  # new items come from the item files (load_curriculum)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # responses rest on items; deactivate instead
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form._user = request.user
+        return form
+
+    def save_model(self, request, obj, form, change):
+        obj.save(update_fields=["is_active"])
+        version = getattr(form, "_new_version", None)
+        if version is not None:
+            messages.info(request, f"Saved as version {version.number}; its statistics start afresh.")
+
+
+@admin.register(Quiz)
+class QuizAdmin(admin.ModelAdmin):
+    list_display = [
+        "title", "course", "kind", "pass_mark", "attempt_limit", "wait_minutes", "review_rule", "analysis_link"
+    ]
+    list_filter = ["course", "kind"]
+    readonly_fields = ["course", "kind", "lesson"]
+    list_select_related = ["course"]
+
+    @admin.display(description="Item analysis")
+    def analysis_link(self, obj):
+        return format_html('<a href="{}">Item analysis</a>', reverse("quizzes:item_analysis", args=[obj.pk]))
+
+
+@admin.register(Attempt)
+class AttemptAdmin(admin.ModelAdmin):
+    list_display = ["quiz", "learner", "number", "started_at", "submitted_at", "score", "passed"]
+    list_filter = ["quiz", "passed"]
+    search_fields = ["learner__email"]
+    list_select_related = ["quiz", "learner"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

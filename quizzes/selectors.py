@@ -1,0 +1,532 @@
+"""Reads for the quiz pages, each with a fixed query count.
+
+The open-attempt reader (`attempt_questions_get`) never loads the answer key:
+it reads option ids and texts only, so no template or serializer can leak
+`is_correct` or a rationale before grading. Correctness is read by
+`attempt_review_get` alone, for submitted attempts, behind the review rules,
+and by `attempt_questions_get` for knowledge-check questions already checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Avg, Case, Count, ExpressionWrapper, FloatField, Max, Min, Q, Sum, Value, When
+from django.db.models.functions import Cast, NullIf
+from django.utils import timezone
+
+from curriculum import selectors as curriculum_selectors
+from curriculum.models import Myth, Objective
+from quizzes import analysis, grading
+from quizzes.models import Attempt, ItemVersion, Option, Quiz, Response, ResponseChoice
+
+
+@dataclass
+class OptionView:
+    id: int
+    text_html: str
+    chosen: bool = False
+    # Filled only for review or a checked knowledge-check question:
+    is_correct: bool | None = None
+    rationale_html: str = ""
+
+
+@dataclass
+class QuestionView:
+    position: int
+    version_id: int
+    type: str
+    stem_html: str
+    options: list[OptionView]
+    confidence: str = ""
+    is_correct: bool | None = None  # None while open (and always on an open pre/post-test)
+    references: list[dict] = field(default_factory=list)
+    lesson_slug: str = ""
+    section: str = ""
+
+    @property
+    def is_multiple(self) -> bool:
+        return self.type == "multiple"
+
+    @property
+    def answered(self) -> bool:
+        return any(option.chosen for option in self.options)
+
+
+def quiz_get(*, course_slug: str, kind: str, lesson_slug: str | None = None) -> Quiz:
+    """A published course's quiz of one kind (a lesson's knowledge check if lesson_slug).
+
+    One query. Raises Quiz.DoesNotExist.
+    """
+    qs = Quiz.objects.select_related("course", "lesson__current_version").filter(
+        course__slug=course_slug, course__is_published=True, kind=kind
+    )
+    if lesson_slug is None:
+        return qs.get(lesson__isnull=True)
+    return qs.get(lesson__slug=lesson_slug)
+
+
+def quiz_attempts_list(*, quiz: Quiz, learner) -> list[Attempt]:
+    """The learner's attempts of a quiz, oldest first, without layouts. One query."""
+    return list(
+        Attempt.objects.filter(quiz=quiz, learner=learner).defer("layout").order_by("number")
+    )
+
+
+def quiz_availability(*, quiz: Quiz, attempts: list[Attempt], learner) -> grading.Availability:
+    """Whether the learner may start (or resume) an attempt now, from read attempts.
+
+    No query, except one for a spaced re-check (it opens after the post-test is passed).
+    """
+    if any(a.submitted_at is None for a in attempts):
+        return grading.Availability(True)  # an open attempt can always be resumed
+    now = timezone.now()
+    availability = grading.attempt_availability(
+        kind=quiz.kind,
+        attempt_limit=quiz.attempt_limit,
+        wait_minutes=quiz.wait_minutes,
+        past=[grading.PastAttempt(a.number, a.submitted_at, a.passed) for a in attempts],
+        now=now,
+    )
+    if availability.allowed and quiz.kind == Quiz.Kind.RECHECK:
+        source = recheck_source_get(learner=learner, course_id=quiz.course_id)
+        if source is None:
+            return grading.Availability(False, "The re-check opens some days after you pass the post-test.")
+        opens_at = source.submitted_at + dt.timedelta(days=source.quiz.recheck_days)
+        if now < opens_at:
+            return grading.Availability(False, "The re-check is not open yet.", opens_at)
+    return availability
+
+
+def recheck_source_get(*, learner, course_id: int) -> Attempt | None:
+    """The learner's passed post-test attempt of a course, which a re-check draws on. One query."""
+    return (
+        Attempt.objects.filter(
+            learner=learner, quiz__course_id=course_id, quiz__kind=Quiz.Kind.POSTTEST, passed=True
+        )
+        .select_related("quiz")
+        .defer("layout")
+        .order_by("submitted_at")
+        .first()
+    )
+
+
+def attempt_get(*, attempt_id: int, learner) -> Attempt:
+    """The learner's attempt with its quiz, course and lesson title. One query. Raises Attempt.DoesNotExist."""
+    return (
+        Attempt.objects.select_related("quiz__course", "quiz__lesson__current_version")
+        .defer(*(f"quiz__lesson__current_version__{name}" for name in ("source", "body_html", "toc_html")))
+        .get(pk=attempt_id, learner=learner)
+    )
+
+
+def attempt_questions_get(*, attempt: Attempt) -> list[QuestionView]:
+    """The attempt's questions in the stored order, with the learner's saved answers.
+
+    Reads no answer key for unchecked questions: options are read as (id,
+    text) only. For a knowledge check, questions already checked carry their
+    feedback (one more query). Three or four queries whatever the number of
+    questions.
+    """
+    responses = list(
+        Response.objects.filter(attempt=attempt)
+        .select_related("item_version")
+        .only("position", "confidence", "is_correct", "item_version__type", "item_version__stem_html")
+        .order_by("position")
+    )
+    version_ids = [entry["version"] for entry in attempt.layout]
+    # order_by(): Option's default ordering would join item versions for nothing.
+    texts = dict(Option.objects.filter(version_id__in=version_ids).order_by().values_list("pk", "text_html"))
+    chosen = set(ResponseChoice.objects.filter(response__attempt=attempt).values_list("option_id", flat=True))
+    checked = [r.item_version_id for r in responses if r.is_correct is not None]
+    feedback: dict[int, tuple[bool, str]] = {}
+    if attempt.quiz.kind == Quiz.Kind.CHECK and checked:
+        rows = Option.objects.filter(version_id__in=checked).order_by().values_list("pk", "is_correct", "rationale_html")
+        feedback = {pk: (is_correct, rationale) for pk, is_correct, rationale in rows}
+    by_version = {r.item_version_id: r for r in responses}
+    questions = []
+    for position, entry in enumerate(attempt.layout, start=1):
+        response = by_version[entry["version"]]
+        options = []
+        for option_id in entry["options"]:
+            option = OptionView(option_id, texts[option_id], chosen=option_id in chosen)
+            if option_id in feedback:
+                option.is_correct, option.rationale_html = feedback[option_id]
+            options.append(option)
+        questions.append(
+            QuestionView(
+                position=position,
+                version_id=entry["version"],
+                type=response.item_version.type,
+                stem_html=response.item_version.stem_html,
+                options=options,
+                confidence=response.confidence,
+                is_correct=response.is_correct if feedback else None,
+            )
+        )
+    return questions
+
+
+@dataclass
+class AttemptReview:
+    attempt: Attempt
+    review_allowed: bool
+    attempts_used: int
+    passed_any: bool
+    questions: list[QuestionView]  # empty when the review is not allowed
+    revisit: list[dict]  # lesson sections of confidently wrong answers: always shown
+
+    @property
+    def confidently_wrong(self) -> int:
+        return len(self.revisit)
+
+
+def attempt_review_get(*, attempt: Attempt, learner) -> AttemptReview:
+    """A submitted attempt's result and, if the quiz's review rule allows, its full review.
+
+    Five queries whatever the number of questions or attempts (two without review).
+    """
+    stats = Attempt.objects.filter(quiz_id=attempt.quiz_id, learner=learner).aggregate(
+        used=Count("pk"), passed=Count("pk", filter=Q(passed=True))
+    )
+    quiz = attempt.quiz
+    allowed = grading.review_allowed(
+        rule=quiz.review_rule,
+        passed_any=bool(stats["passed"]),
+        attempts_used=stats["used"],
+        attempt_limit=quiz.attempt_limit,
+    )
+    responses = list(
+        Response.objects.filter(attempt=attempt)
+        .select_related("item_version__lesson")
+        .only(
+            "position", "confidence", "is_correct", "item_version__type", "item_version__stem_html",
+            "item_version__references", "item_version__section", "item_version__lesson__slug",
+        )
+        .order_by("position")
+    )
+    revisit = []
+    for r in responses:
+        if r.confidence == Response.Confidence.SURE and r.is_correct is False:
+            revisit.append({"lesson_slug": r.item_version.lesson.slug, "section": r.item_version.section})
+    questions: list[QuestionView] = []
+    if allowed and attempt.submitted_at is not None:
+        version_ids = [entry["version"] for entry in attempt.layout]
+        options = {
+            pk: (text, is_correct, rationale)
+            for pk, text, is_correct, rationale in Option.objects.filter(version_id__in=version_ids)
+            .order_by()
+            .values_list("pk", "text_html", "is_correct", "rationale_html")
+        }
+        chosen = set(ResponseChoice.objects.filter(response__attempt=attempt).values_list("option_id", flat=True))
+        by_version = {r.item_version_id: r for r in responses}
+        for position, entry in enumerate(attempt.layout, start=1):
+            r = by_version[entry["version"]]
+            questions.append(
+                QuestionView(
+                    position=position,
+                    version_id=entry["version"],
+                    type=r.item_version.type,
+                    stem_html=r.item_version.stem_html,
+                    options=[
+                        OptionView(pk, options[pk][0], pk in chosen, options[pk][1], options[pk][2])
+                        for pk in entry["options"]
+                    ],
+                    confidence=r.confidence,
+                    is_correct=r.is_correct,
+                    references=r.item_version.references,
+                    lesson_slug=r.item_version.lesson.slug,
+                    section=r.item_version.section,
+                )
+            )
+    return AttemptReview(attempt, allowed, stats["used"], bool(stats["passed"]), questions, revisit)
+
+
+# --- the learner dashboard ---------------------------------------------------------
+
+
+@dataclass
+class QuizSummary:
+    quiz: Quiz
+    attempts: int = 0
+    best_score: Decimal | None = None
+    passed: bool = False
+    has_open: bool = False
+    completed: bool = False
+    passed_at: object = None
+
+
+@dataclass
+class ObjectiveGain:
+    objective: Objective
+    pre_total: int = 0
+    pre_correct: int = 0
+    post_total: int = 0
+    post_correct: int = 0
+
+    @staticmethod
+    def _percent(correct: int, total: int) -> int | None:
+        return round(100 * correct / total) if total else None
+
+    @property
+    def pre_percent(self) -> int | None:
+        return self._percent(self.pre_correct, self.pre_total)
+
+    @property
+    def post_percent(self) -> int | None:
+        return self._percent(self.post_correct, self.post_total)
+
+
+@dataclass
+class CourseDashboard:
+    course: object
+    lesson_count: int
+    lessons_completed: int
+    pretest: QuizSummary | None = None
+    posttest: QuizSummary | None = None
+    recheck: QuizSummary | None = None
+    checks: list[QuizSummary] = field(default_factory=list)
+    objectives: list[ObjectiveGain] = field(default_factory=list)
+
+    @property
+    def recheck_opens_at(self):
+        if not (self.posttest and self.posttest.passed_at):
+            return None
+        return self.posttest.passed_at + dt.timedelta(days=self.posttest.quiz.recheck_days)
+
+    @property
+    def recheck_is_open(self) -> bool:
+        opens_at = self.recheck_opens_at
+        return opens_at is not None and opens_at <= timezone.now()
+
+    @property
+    def checks_completed(self) -> int:
+        return sum(1 for c in self.checks if c.completed)
+
+    @property
+    def steps(self) -> tuple[int, int]:
+        """(done, total) over lessons, knowledge checks and the post-test."""
+        total = self.lesson_count + len(self.checks) + (1 if self.posttest else 0)
+        done = self.lessons_completed + self.checks_completed + (1 if self.posttest and self.posttest.passed else 0)
+        return done, total
+
+    @property
+    def percent(self) -> int:
+        done, total = self.steps
+        return round(100 * done / total) if total else 0
+
+    @property
+    def remaining(self) -> list[str]:
+        """What the learner still has to do for credit, in plain words."""
+        left = []
+        if self.lessons_completed < self.lesson_count:
+            left.append(f"Complete {self.lesson_count - self.lessons_completed} more lesson(s).")
+        if self.checks_completed < len(self.checks):
+            left.append(f"Finish {len(self.checks) - self.checks_completed} more knowledge check(s).")
+        if self.posttest and not self.posttest.passed:
+            left.append(f"Pass the post-test ({self.posttest.quiz.pass_mark}% or more).")
+        return left
+
+
+def learner_dashboard_get(*, learner) -> list[CourseDashboard]:
+    """Per published course: lessons, quizzes, attempts, best scores, and per-objective
+    pre-test vs post-test correctness (every submitted attempt of each).
+
+    Five queries whatever the number of courses, lessons, questions or attempts.
+    """
+    courses = list(curriculum_selectors.course_list(learner=learner))
+    course_ids = [c.pk for c in courses]
+    quizzes = list(
+        Quiz.objects.filter(course_id__in=course_ids)
+        .select_related("lesson__current_version")
+        .only("course_id", "kind", "title", "pass_mark", "attempt_limit", "recheck_days", "lesson__slug",
+              "lesson__position", "lesson__current_version__title")
+        .order_by("course_id", "kind", "lesson__position")
+    )
+    stats = {
+        row["quiz_id"]: row
+        for row in Attempt.objects.filter(learner=learner, quiz__course_id__in=course_ids)
+        .values("quiz_id")
+        .annotate(
+            n=Count("pk"),
+            best=Max("score"),
+            passed_n=Count("pk", filter=Q(passed=True)),
+            open_n=Count("pk", filter=Q(submitted_at__isnull=True)),
+            passed_at=Min("submitted_at", filter=Q(passed=True)),
+        )
+    }
+    objectives = list(
+        Objective.objects.filter(course_id__in=course_ids, is_active=True).order_by("lesson__position", "position")
+    )
+    gains = Response.objects.filter(
+        attempt__learner=learner,
+        attempt__submitted_at__isnull=False,
+        attempt__quiz__kind__in=[Quiz.Kind.PRETEST, Quiz.Kind.POSTTEST],
+        attempt__quiz__course_id__in=course_ids,
+    ).values("item_version__objective_id", "attempt__quiz__kind").annotate(
+        total=Count("pk"), correct=Count("pk", filter=Q(is_correct=True))
+    )
+    gain_by_objective: dict[int, ObjectiveGain] = {o.pk: ObjectiveGain(o) for o in objectives}
+    for row in gains:
+        gain = gain_by_objective.get(row["item_version__objective_id"])
+        if gain is None:
+            continue
+        if row["attempt__quiz__kind"] == Quiz.Kind.PRETEST:
+            gain.pre_total, gain.pre_correct = row["total"], row["correct"]
+        else:
+            gain.post_total, gain.post_correct = row["total"], row["correct"]
+    boards = {
+        c.pk: CourseDashboard(c, c.lesson_count, getattr(c, "completed_count", 0)) for c in courses
+    }
+    for quiz in quizzes:
+        row = stats.get(quiz.pk)
+        summary = QuizSummary(quiz)
+        if row:
+            summary.attempts = row["n"]
+            summary.best_score = row["best"]
+            summary.passed = row["passed_n"] > 0
+            summary.has_open = row["open_n"] > 0
+            summary.completed = row["n"] > row["open_n"]
+            summary.passed_at = row["passed_at"]
+        board = boards[quiz.course_id]
+        if quiz.kind == Quiz.Kind.PRETEST:
+            board.pretest = summary
+        elif quiz.kind == Quiz.Kind.POSTTEST:
+            board.posttest = summary
+        elif quiz.kind == Quiz.Kind.RECHECK:
+            board.recheck = summary
+        else:
+            board.checks.append(summary)
+    for objective in objectives:
+        boards[objective.course_id].objectives.append(gain_by_objective[objective.pk])
+    return list(boards.values())
+
+
+# --- item analysis (staff) ------------------------------------------------------------
+
+
+@dataclass
+class ItemAnalysisRow:
+    version: object  # ItemVersion with item and objective
+    stat: analysis.ItemStat
+
+
+def item_analysis_get(
+    *, quiz: Quiz, first_attempts_only: bool = True, min_responses: int = analysis.MIN_RESPONSES
+) -> list[ItemAnalysisRow]:
+    """Per item version answered in `quiz`: facility, discrimination, distractor counts, flags.
+
+    Uses submitted attempts, first attempts only by default (later attempts
+    are practised ones). Each version is its own row, so an edited item starts
+    fresh. Four queries, all aggregated in SQL, whatever the number of
+    attempts: response sums per version, choice counts per option, the options,
+    and the versions.
+    """
+    attempt_filter = Q(attempt__quiz=quiz, attempt__submitted_at__isnull=False)
+    if first_attempts_only:
+        attempt_filter &= Q(attempt__number=1)
+    item_point = Case(When(is_correct=True, then=Value(1.0)), default=Value(0.0), output_field=FloatField())
+    rest = ExpressionWrapper(
+        (Cast("attempt__correct_count", FloatField()) - item_point)
+        / NullIf(Cast("attempt__question_count", FloatField()) - Value(1.0), Value(0.0)),
+        output_field=FloatField(),
+    )
+    sums = list(
+        Response.objects.filter(attempt_filter)
+        .values("item_version_id")
+        .annotate(
+            n=Count("pk"),
+            n_correct=Count("pk", filter=Q(is_correct=True)),
+            rest_sum=Sum(rest),
+            rest_sq_sum=Sum(rest * rest),
+            rest_sum_correct=Sum(rest, filter=Q(is_correct=True)),
+        )
+        .order_by("item_version_id")
+    )
+    version_ids = [row["item_version_id"] for row in sums]
+    choice_filter = Q(response__attempt__quiz=quiz, response__attempt__submitted_at__isnull=False)
+    if first_attempts_only:
+        choice_filter &= Q(response__attempt__number=1)
+    chosen = dict(
+        ResponseChoice.objects.filter(choice_filter).values("option_id").annotate(n=Count("pk")).values_list(
+            "option_id", "n"
+        )
+    )
+    options: dict[int, list[tuple[int, str, bool, int]]] = {}
+    for pk, version_id, position, is_correct in (
+        Option.objects.filter(version_id__in=version_ids)
+        .order_by("version_id", "position")
+        .values_list("pk", "version_id", "position", "is_correct")
+    ):
+        label = chr(ord("A") + position - 1)
+        options.setdefault(version_id, []).append((pk, label, is_correct, chosen.get(pk, 0)))
+    versions = ItemVersion.objects.filter(pk__in=version_ids).select_related("item", "objective").in_bulk()
+    rows = []
+    for row in sums:
+        item_sums = analysis.ItemSums(
+            version_id=row["item_version_id"],
+            n=row["n"],
+            n_correct=row["n_correct"],
+            rest_sum=row["rest_sum"] or 0.0,
+            rest_sq_sum=row["rest_sq_sum"] or 0.0,
+            rest_sum_correct=row["rest_sum_correct"] or 0.0,
+        )
+        stat = analysis.item_stat(item_sums, options.get(item_sums.version_id, []), min_responses=min_responses)
+        rows.append(ItemAnalysisRow(versions[item_sums.version_id], stat))
+    rows.sort(key=lambda r: (r.version.item.key, r.version.number))
+    return rows
+
+
+def staff_quiz_list():
+    """Every quiz with its course, submitted attempts and mean score (for a re-check: the
+    retention outcome), for the staff analysis index. One query."""
+    submitted = Q(attempts__submitted_at__isnull=False)
+    return (
+        Quiz.objects.select_related("course", "lesson")
+        .annotate(submitted_count=Count("attempts", filter=submitted), mean_score=Avg("attempts__score", filter=submitted))
+        .order_by("course__title", "kind", "lesson__position")
+    )
+
+
+@dataclass
+class MythEndorsement:
+    myth: object  # curriculum.Myth
+    pre_n: int = 0
+    pre_endorsed: int = 0
+    post_n: int = 0
+    post_endorsed: int = 0
+
+    @property
+    def pre_share(self) -> float | None:
+        return self.pre_endorsed / self.pre_n if self.pre_n else None
+
+    @property
+    def post_share(self) -> float | None:
+        return self.post_endorsed / self.post_n if self.post_n else None
+
+
+def myth_endorsement_list(*, course) -> list[MythEndorsement]:
+    """Per myth of the course: how often learners endorsed it (answered its item wrongly)
+    on the pre-test and on the post-test, first attempts only. Two queries."""
+    rows = {m.pk: MythEndorsement(m) for m in Myth.objects.filter(course=course).order_by("key")}
+    counts = (
+        Response.objects.filter(
+            item_version__myth__course=course,
+            attempt__submitted_at__isnull=False,
+            attempt__number=1,
+            attempt__quiz__kind__in=[Quiz.Kind.PRETEST, Quiz.Kind.POSTTEST],
+        )
+        .values("item_version__myth_id", "attempt__quiz__kind")
+        .annotate(n=Count("pk"), endorsed=Count("pk", filter=Q(is_correct=False)))
+    )
+    for row in counts:
+        entry = rows.get(row["item_version__myth_id"])
+        if entry is None:
+            continue
+        if row["attempt__quiz__kind"] == Quiz.Kind.PRETEST:
+            entry.pre_n, entry.pre_endorsed = row["n"], row["endorsed"]
+        else:
+            entry.post_n, entry.post_endorsed = row["n"], row["endorsed"]
+    return list(rows.values())

@@ -1,0 +1,508 @@
+"""Writes to the assessment tables: the item bank, quizzes, attempts, responses.
+
+Each function is the only write path for what it touches, so the invariants
+hold whoever calls (the load command, a view, the API): item versions are
+immutable, an attempt is graded exactly once, a learner never exceeds the
+attempt limit, and an invalid answer changes nothing. Functions are
+keyword-only and run in their own transaction (or join the caller's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from curriculum import content
+from curriculum.content import ItemDoc
+from curriculum.models import Course
+from curriculum.services import learner_event_record
+from quizzes import grading, selectors
+from quizzes.models import Attempt, Item, ItemVersion, Option, Quiz, Response, ResponseChoice
+
+# Post-test defaults from issue #5: 20 questions spread over the objectives.
+POSTTEST_QUESTION_COUNT = 20
+
+
+class AttemptClosed(Exception):
+    """The attempt (or the question) is already graded: nothing was changed (HTTP 409)."""
+
+
+class AttemptNotAllowed(Exception):
+    """No new attempt may start now (limit reached, waiting time, already passed)."""
+
+    def __init__(self, reason: str, available_at=None):
+        self.reason = reason
+        self.available_at = available_at
+        super().__init__(reason)
+
+
+@dataclass
+class ItemBankReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    quizzes_created: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.removed or self.quizzes_created)
+
+
+# --- the item bank -------------------------------------------------------------------
+
+
+@transaction.atomic
+def item_bank_sync(*, course: Course, items: list[ItemDoc]) -> ItemBankReport:
+    """Store a course's validated items; create its default quizzes where missing.
+
+    Call after `curriculum_load` in the same transaction (objectives, lessons,
+    myths and interactions must exist). An item whose content hash changed gets
+    a new immutable ItemVersion with new Options, so earlier responses keep
+    pointing at what was shown; an unchanged item writes nothing; an item no
+    longer in the files is deactivated, not deleted. Quiz settings an admin
+    changed are never overwritten. A second call with the same items writes
+    nothing. Raises ValidationError if an item names a missing objective,
+    lesson, myth or interaction (the caller's transaction then rolls back).
+    """
+    report = ItemBankReport()
+    objectives = {o.key: o for o in course.objectives.all()}
+    lessons = {lesson.slug: lesson for lesson in course.lessons.select_related("current_version")}
+    myths = {m.key: m for m in course.myths.all()}
+    interactions = {row.key: row for row in course.interactions.all()}
+    existing = {item.key: item for item in course.items.select_related("current_version")}
+    seen: set[str] = set()
+    for doc in items:
+        seen.add(doc.key)
+        refs = _item_refs(doc, objectives, lessons, myths, interactions)
+        digest = doc.content_hash()
+        item = existing.get(doc.key)
+        label = f"item {course.slug}/{doc.key}"
+        if item is None:
+            item = Item.objects.create(course=course, key=doc.key, pools=doc.pools)
+            _item_version_create(item, doc, digest, refs, number=1)
+            report.created.append(label)
+            continue
+        changed = False
+        if item.pools != doc.pools or not item.is_active:
+            item.pools, item.is_active = doc.pools, True
+            item.save(update_fields=["pools", "is_active"])
+            changed = True
+        if item.current_version is None or item.current_version.content_hash != digest:
+            number = (item.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+            _item_version_create(item, doc, digest, refs, number=number)
+            changed = True
+        (report.updated if changed else report.unchanged).append(label)
+    for key, item in existing.items():
+        if key not in seen and item.is_active:
+            item.is_active = False
+            item.save(update_fields=["is_active"])
+            report.removed.append(f"item {course.slug}/{key}")
+    _quizzes_ensure(course, items, lessons, report)
+    return report
+
+
+def _item_refs(doc: ItemDoc, objectives, lessons, myths, interactions) -> dict:
+    try:
+        return {
+            "objective": objectives[doc.objective],
+            "lesson": lessons[doc.lesson],
+            "myth": myths[doc.myth] if doc.myth else None,
+            "interaction": interactions[doc.interaction] if doc.interaction else None,
+        }
+    except KeyError as exc:
+        raise ValidationError(f"{doc.path}:{doc.line}: item '{doc.key}' names unknown {exc.args[0]!r}") from None
+
+
+def _item_version_create(
+    item: Item, doc: ItemDoc, digest: str, refs: dict, *, number: int, user=None
+) -> ItemVersion:
+    version = ItemVersion.objects.create(
+        source=doc.source,
+        created_by=user,
+        item=item,
+        number=number,
+        type=doc.type,
+        stem=doc.stem,
+        stem_html=doc.stem_html,
+        section=doc.section,
+        difficulty=doc.difficulty,
+        references=doc.references,
+        content_hash=digest,
+        source_path=doc.path,
+        **refs,
+    )
+    Option.objects.bulk_create(
+        Option(
+            version=version,
+            position=position,
+            text_html=option["text_html"],
+            is_correct=option["correct"],
+            rationale_html=option["rationale_html"],
+        )
+        for position, option in enumerate(doc.options, start=1)
+    )
+    item.current_version = version
+    item.save(update_fields=["current_version"])
+    return version
+
+
+@transaction.atomic
+def item_revise(*, item: Item, source: str, user=None) -> ItemVersion | None:
+    """An author's edit of one item from the admin, with the loader's validation.
+
+    The YAML mapping is checked against the stored course (objectives, lesson
+    anchors and references, myths, interaction rows, banned phrases). A
+    changed item gets a new immutable version (statistics restart for it);
+    an unchanged one returns None. Raises ValidationError listing every
+    problem; nothing is written then. Locks the item row until commit.
+    """
+    item = Item.objects.select_for_update().select_related("course", "current_version").get(pk=item.pk)
+    course = item.course
+    lessons = {
+        lesson.slug: lesson.current_version
+        for lesson in course.lessons.select_related("current_version")
+        if lesson.current_version is not None
+    }
+    path = (item.current_version.source_path if item.current_version else "") or f"{course.slug}/items"
+    doc, problems = content.item_parse_text(
+        source,
+        path=path,
+        objectives=set(course.objectives.filter(is_active=True).values_list("key", flat=True)),
+        lessons=lessons,
+        myths=set(course.myths.values_list("key", flat=True)),
+        interactions=set(course.interactions.filter(is_active=True).values_list("key", flat=True)),
+        phrases=content.banned_phrases(settings.CURRICULUM_CONTENT_DIR),
+    )
+    if doc is not None and doc.key != item.key:
+        problems.append(content.Problem(path, 1, f"the key cannot change here ({item.key!r})"))
+    errors = [str(p) for p in problems if p.severity == "error"]
+    if errors or doc is None:
+        raise ValidationError(errors or ["the item could not be read"])
+    refs = _item_refs(
+        doc,
+        {o.key: o for o in course.objectives.all()},
+        {lesson.slug: lesson for lesson in course.lessons.all()},
+        {m.key: m for m in course.myths.all()},
+        {row.key: row for row in course.interactions.all()},
+    )
+    if item.pools != doc.pools:
+        item.pools = doc.pools
+        item.save(update_fields=["pools"])
+    digest = doc.content_hash()
+    if item.current_version is not None and item.current_version.content_hash == digest:
+        return None
+    number = (item.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return _item_version_create(item, doc, digest, refs, number=number, user=user)
+
+
+def _quizzes_ensure(course: Course, items: list[ItemDoc], lessons: dict, report: ItemBankReport) -> None:
+    """Create the course's default quizzes that do not exist yet (get-or-create by kind and lesson)."""
+    pools = {pool for doc in items for pool in doc.pools}
+    check_lessons = {doc.lesson for doc in items if "check" in doc.pools}
+    wanted = [
+        (Quiz.Kind.POSTTEST, None, {
+            "title": f"{course.title}: post-test",
+            "question_count": POSTTEST_QUESTION_COUNT,
+            "review_rule": Quiz.ReviewRule.AFTER_LAST_ATTEMPT,
+            "confidence_enabled": True,
+        }),
+    ]
+    # The spaced re-check: one sitting, feedback on every question.
+    wanted.append((Quiz.Kind.RECHECK, None, {
+        "title": f"{course.title}: spaced re-check",
+        "attempt_limit": 1,
+        "pass_mark": 0,
+        "review_rule": Quiz.ReviewRule.ALWAYS,
+    }))
+    if "pretest" in pools:
+        # Not graded for credit; one sitting, score only, so its items can recur later.
+        wanted.append((Quiz.Kind.PRETEST, None, {
+            "title": f"{course.title}: pre-test",
+            "attempt_limit": 1,
+            "review_rule": Quiz.ReviewRule.NEVER,
+        }))
+    for slug in sorted(check_lessons, key=lambda s: lessons[s].position):
+        lesson = lessons[slug]
+        wanted.append((Quiz.Kind.CHECK, lesson, {
+            "title": f"Knowledge check: {lesson.title}",
+            "attempt_limit": None,
+            "review_rule": Quiz.ReviewRule.ALWAYS,
+        }))
+    for kind, lesson, defaults in wanted:
+        _, created = Quiz.objects.get_or_create(course=course, kind=kind, lesson=lesson, defaults=defaults)
+        if created:
+            report.quizzes_created.append(f"quiz {course.slug}/{kind}{'/' + lesson.slug if lesson else ''}")
+
+
+# --- attempts ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def attempt_start(*, learner, quiz: Quiz) -> Attempt:
+    """The learner's open attempt of `quiz`, or a new one if the rules allow.
+
+    Resumes an open attempt (a second tab or a return after an interruption).
+    Otherwise checks the attempt limit, the waiting time and a passed post-test,
+    draws and shuffles the questions with a per-attempt seed and stores the
+    order, and creates one empty Response per question.
+
+    Locks the learner's row until commit: two "Start" requests of one learner
+    run one after the other, so the second resumes the first's attempt and the
+    limit check never reads a stale count. The unique constraints on
+    (learner, quiz, number) and on the open attempt hold even without it.
+    Raises AttemptNotAllowed. Ten queries for a new attempt, whatever its size.
+    """
+    get_user_model().objects.select_for_update().filter(pk=learner.pk).values_list("pk").get()
+    rows = list(Attempt.objects.filter(learner=learner, quiz=quiz).order_by("number"))
+    for attempt in rows:
+        if attempt.submitted_at is None:
+            return attempt
+    availability = grading.attempt_availability(
+        kind=quiz.kind,
+        attempt_limit=quiz.attempt_limit,
+        wait_minutes=quiz.wait_minutes,
+        past=[grading.PastAttempt(a.number, a.submitted_at, a.passed) for a in rows],
+        now=timezone.now(),
+    )
+    if not availability.allowed:
+        raise AttemptNotAllowed(availability.reason, availability.available_at)
+    if quiz.kind == Quiz.Kind.RECHECK:
+        pool = _recheck_pool(learner, quiz)
+    else:
+        pool = _quiz_pool(quiz)
+    if not pool:
+        raise AttemptNotAllowed("This quiz has no questions yet.")
+    seed = secrets.randbits(62)
+    layout = grading.layout_build(
+        pool, seed=seed, per_objective=quiz.draw_per_objective, total=quiz.question_count
+    )
+    number = (rows[-1].number if rows else 0) + 1
+    try:
+        with transaction.atomic():
+            attempt = Attempt.objects.create(
+                learner=learner,
+                quiz=quiz,
+                number=number,
+                seed=seed,
+                layout=layout,
+                started_at=timezone.now(),
+                question_count=len(layout),
+            )
+    except IntegrityError:
+        # Only without the row lock (e.g. a caller that bypassed it): the other
+        # request created the open attempt first, so resume that one.
+        return Attempt.objects.get(learner=learner, quiz=quiz, submitted_at__isnull=True)
+    Response.objects.bulk_create(
+        Response(attempt=attempt, item_version_id=entry["version"], position=position)
+        for position, entry in enumerate(layout, start=1)
+    )
+    return attempt
+
+
+def _quiz_pool(quiz: Quiz) -> list[grading.PoolItem]:
+    """The current versions of the active items in the quiz's pool. Two queries."""
+    items = (
+        Item.objects.filter(course_id=quiz.course_id, is_active=True, current_version__isnull=False)
+        .select_related("current_version")
+        .only("pools", "current_version__objective_id", "current_version__lesson_id")
+    )
+    # Pools are a short JSON list; SQLite has no JSON containment lookup, so filter here.
+    versions = [
+        item.current_version
+        for item in items
+        if quiz.kind in item.pools
+        and (quiz.lesson_id is None or item.current_version.lesson_id == quiz.lesson_id)
+    ]
+    option_ids: dict[int, list[int]] = {}
+    for version_id, option_id in (
+        Option.objects.filter(version__in=versions).order_by("position").values_list("version_id", "pk")
+    ):
+        option_ids.setdefault(version_id, []).append(option_id)
+    return [grading.PoolItem(v.pk, v.objective_id, tuple(option_ids.get(v.pk, ()))) for v in versions]
+
+
+def _recheck_pool(learner, quiz: Quiz) -> list[grading.PoolItem]:
+    """The items of the passed post-test answered wrong or "not sure", once it is open. Three queries."""
+    source = selectors.recheck_source_get(learner=learner, course_id=quiz.course_id)
+    if source is None:
+        raise AttemptNotAllowed("The re-check opens some days after you pass the post-test.")
+    opens_at = source.submitted_at + dt.timedelta(days=source.quiz.recheck_days)
+    if timezone.now() < opens_at:
+        raise AttemptNotAllowed("The re-check is not open yet.", opens_at)
+    responses = (
+        Response.objects.filter(attempt=source)
+        .filter(Q(is_correct=False) | Q(confidence=Response.Confidence.UNSURE))
+        .select_related("item_version")
+        .only("item_version__objective_id")
+    )
+    versions = [r.item_version for r in responses]
+    if not versions:
+        raise AttemptNotAllowed("Nothing to re-check: you answered every post-test question correctly and surely.")
+    option_ids: dict[int, list[int]] = {}
+    for version_id, option_id in (
+        Option.objects.filter(version__in=versions).order_by("position").values_list("version_id", "pk")
+    ):
+        option_ids.setdefault(version_id, []).append(option_id)
+    return [grading.PoolItem(v.pk, v.objective_id, tuple(option_ids[v.pk])) for v in versions]
+
+
+def _attempt_lock(attempt_id: int, learner) -> Attempt:
+    """Lock the learner's attempt row until commit. Raises Attempt.DoesNotExist."""
+    return Attempt.objects.select_for_update(of=("self",)).select_related("quiz").get(
+        pk=attempt_id, learner=learner
+    )
+
+
+def _answers_store(attempt: Attempt, answers: list[grading.Answer], now) -> list[Response]:
+    """Validate then write answers; nothing is written if any answer is invalid. Five queries."""
+    responses = list(
+        attempt.responses.select_related("item_version").only(
+            "attempt_id", "position", "confidence", "answered_at", "is_correct", "item_version__type"
+        )
+    )
+    single = {r.item_version_id for r in responses if r.item_version.type != "multiple"}
+    problems = grading.answers_check(attempt.layout, answers, single_choice=single)
+    if problems:
+        raise ValidationError(problems)
+    if not attempt.quiz.confidence_enabled:
+        answers = [grading.Answer(a.version_id, a.option_ids) for a in answers]
+    by_version = {r.item_version_id: r for r in responses}
+    touched = [by_version[a.version_id] for a in answers]
+    if not touched:
+        return responses
+    ResponseChoice.objects.filter(response__in=touched).delete()
+    ResponseChoice.objects.bulk_create(
+        ResponseChoice(response=by_version[a.version_id], option_id=option_id)
+        for a in answers
+        for option_id in sorted(a.option_ids)
+    )
+    for answer in answers:
+        response = by_version[answer.version_id]
+        response.confidence = answer.confidence
+        response.answered_at = now if answer.option_ids else None
+    Response.objects.bulk_update(touched, ["confidence", "answered_at"])
+    return responses
+
+
+@transaction.atomic
+def attempt_save_answers(*, attempt_id: int, learner, answers: list[grading.Answer]) -> Attempt:
+    """Save answers without grading ("Save and finish later").
+
+    Locks the attempt row until commit, so a save racing a submit either lands
+    before grading or fails as closed. Raises Attempt.DoesNotExist,
+    AttemptClosed (already submitted) or ValidationError (an option of another
+    question, a question not in the attempt); then nothing is written.
+    """
+    attempt = _attempt_lock(attempt_id, learner)
+    if not attempt.is_open:
+        raise AttemptClosed("This attempt has already been submitted; it can no longer change.")
+    now = timezone.now()
+    _answers_store(attempt, answers, now)
+    attempt.saved_at = now
+    attempt.save(update_fields=["saved_at"])
+    return attempt
+
+
+@transaction.atomic
+def attempt_submit(*, attempt_id: int, learner, answers: list[grading.Answer] | None = None) -> Attempt:
+    """Store the final answers and grade the attempt exactly once.
+
+    A repeated submit (double click, resent form, second tab, concurrent
+    request) returns the stored result and changes nothing. Locks the attempt
+    row until commit: the second of two concurrent submits waits, then sees
+    `submitted_at` set. Records a "passed" or "failed" outbox event for a
+    post-test in the same transaction. Raises Attempt.DoesNotExist or
+    ValidationError (nothing written). A constant number of queries.
+    """
+    attempt = _attempt_lock(attempt_id, learner)
+    if not attempt.is_open:
+        return attempt  # double click or client retry: the first submit won
+    now = timezone.now()
+    responses = _answers_store(attempt, answers or [], now)
+    _attempt_grade(attempt, responses, now, learner)
+    return attempt
+
+
+def _attempt_key(attempt: Attempt) -> list[grading.KeyItem]:
+    """The answer key of the attempt's questions, in layout order. One query."""
+    version_ids = [entry["version"] for entry in attempt.layout]
+    correct: dict[int, set[int]] = {v: set() for v in version_ids}
+    types: dict[int, str] = {}
+    rows = Option.objects.filter(version_id__in=version_ids, is_correct=True).order_by().values_list(
+        "version_id", "pk", "version__type"
+    )
+    for version_id, option_id, item_type in rows:
+        correct[version_id].add(option_id)
+        types[version_id] = item_type
+    return [grading.KeyItem(v, types.get(v, ""), frozenset(correct[v])) for v in version_ids]
+
+
+def _attempt_chosen(attempt: Attempt) -> dict[int, frozenset[int]]:
+    """The options chosen per item version. One query."""
+    chosen: dict[int, set[int]] = {}
+    rows = ResponseChoice.objects.filter(response__attempt=attempt).values_list(
+        "response__item_version_id", "option_id"
+    )
+    for version_id, option_id in rows:
+        chosen.setdefault(version_id, set()).add(option_id)
+    return {k: frozenset(v) for k, v in chosen.items()}
+
+
+def _attempt_grade(attempt: Attempt, responses: list[Response], now, learner) -> None:
+    result = grading.grade(_attempt_key(attempt), _attempt_chosen(attempt), pass_mark=attempt.quiz.pass_mark)
+    verdict = {r.version_id: r.is_correct for r in result.items}
+    for response in responses:
+        response.is_correct = verdict[response.item_version_id]
+    Response.objects.bulk_update(responses, ["is_correct"])
+    attempt.submitted_at = now
+    attempt.correct_count = result.correct
+    attempt.score = result.score
+    attempt.passed = result.passed
+    attempt.save(update_fields=["submitted_at", "correct_count", "score", "passed"])
+    if attempt.quiz.kind == Quiz.Kind.POSTTEST:
+        learner_event_record(
+            learner=learner,
+            verb="passed" if result.passed else "failed",
+            obj=attempt,
+            data={"score": str(result.score), "number": attempt.number, "quiz": attempt.quiz_id},
+        )
+
+
+@transaction.atomic
+def attempt_answer_check(*, attempt_id: int, learner, answer: grading.Answer) -> Attempt:
+    """Knowledge checks: grade one question at once, for immediate feedback.
+
+    The question's answer is final once checked (the feedback shows the key),
+    so a second check of it raises AttemptClosed and changes nothing. When the
+    last question is checked, the attempt is graded and closed. Locks the
+    attempt row until commit. Raises Attempt.DoesNotExist, AttemptClosed or
+    ValidationError (also for a pre- or post-test, whose key must stay hidden).
+    """
+    attempt = _attempt_lock(attempt_id, learner)
+    if attempt.quiz.kind != Quiz.Kind.CHECK:
+        raise ValidationError("Only knowledge checks give feedback per question.")
+    if not attempt.is_open:
+        raise AttemptClosed("This knowledge check is finished.")
+    graded = Response.objects.filter(attempt=attempt, item_version_id=answer.version_id, is_correct__isnull=False)
+    if graded.exists():
+        raise AttemptClosed("This question has already been checked.")
+    if not answer.option_ids:
+        raise ValidationError("Choose an answer before checking it.")
+    now = timezone.now()
+    responses = _answers_store(attempt, [answer], now)
+    key = {k.version_id: k for k in _attempt_key(attempt)}
+    response = next(r for r in responses if r.item_version_id == answer.version_id)
+    response.is_correct = grading.item_is_correct(key[answer.version_id], answer.option_ids)
+    response.save(update_fields=["is_correct"])
+    if all(r.is_correct is not None for r in responses):
+        _attempt_grade(attempt, responses, now, learner)
+    return attempt

@@ -1,0 +1,306 @@
+"""Quiz pages: quiz start, attempt form, knowledge-check feedback, result and
+review, the learner dashboard, and the staff item analysis (page and CSV).
+
+Views parse, call one selector or service, and render. Every page works
+without JavaScript: an attempt is one form with "Save and finish later" and
+"Submit" buttons; a knowledge check is one small form per question. Invalid
+answers get a 400 and a closed attempt a 409, and neither changes anything
+(the services validate before writing).
+"""
+
+from __future__ import annotations
+
+import csv
+from http import HTTPStatus
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from curriculum.models import Course
+from quizzes import analysis, grading, selectors, services
+from quizzes.models import Attempt, Quiz
+
+_URL_KINDS = {"pretest": Quiz.Kind.PRETEST, "posttest": Quiz.Kind.POSTTEST, "recheck": Quiz.Kind.RECHECK}
+
+
+def _quiz_or_404(course_slug: str, kind: str, lesson_slug: str | None = None) -> Quiz:
+    try:
+        return selectors.quiz_get(course_slug=course_slug, kind=kind, lesson_slug=lesson_slug)
+    except Quiz.DoesNotExist:
+        raise Http404("No such quiz.") from None
+
+
+def _attempt_or_404(request, pk: int) -> Attempt:
+    try:
+        return selectors.attempt_get(attempt_id=pk, learner=request.user)
+    except Attempt.DoesNotExist:
+        raise Http404("No such attempt.") from None
+
+
+def _quiz_page(request, quiz: Quiz, *, status: int = HTTPStatus.OK, error: str = ""):
+    attempts = selectors.quiz_attempts_list(quiz=quiz, learner=request.user)
+    return render(
+        request,
+        "quizzes/quiz_detail.html",
+        {
+            "quiz": quiz,
+            "course": quiz.course,
+            "attempts": attempts,
+            "open_attempt": next((a for a in attempts if a.submitted_at is None), None),
+            "availability": selectors.quiz_availability(quiz=quiz, attempts=attempts, learner=request.user),
+            "rules_text": grading.RULES_TEXT,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@login_required
+def quiz_detail(request, course_slug: str, kind: str):
+    if kind not in _URL_KINDS:
+        raise Http404("No such quiz.")
+    return _quiz_page(request, _quiz_or_404(course_slug, _URL_KINDS[kind]))
+
+
+@login_required
+def check_detail(request, course_slug: str, lesson_slug: str):
+    return _quiz_page(request, _quiz_or_404(course_slug, Quiz.Kind.CHECK, lesson_slug))
+
+
+def _start(request, quiz: Quiz):
+    try:
+        attempt = services.attempt_start(learner=request.user, quiz=quiz)
+    except services.AttemptNotAllowed as exc:
+        return _quiz_page(request, quiz, status=HTTPStatus.CONFLICT, error=exc.reason)
+    return redirect("quizzes:attempt_detail", attempt.pk)
+
+
+@require_POST
+@login_required
+def quiz_start(request, course_slug: str, kind: str):
+    if kind not in _URL_KINDS:
+        raise Http404("No such quiz.")
+    return _start(request, _quiz_or_404(course_slug, _URL_KINDS[kind]))
+
+
+@require_POST
+@login_required
+def check_start(request, course_slug: str, lesson_slug: str):
+    return _start(request, _quiz_or_404(course_slug, Quiz.Kind.CHECK, lesson_slug))
+
+
+def _is_id(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
+def _answers_parse(post, attempt: Attempt, *, only: int | None = None) -> list[grading.Answer]:
+    """Answers from form fields q<version>=<option id> and c<version>=sure|unsure.
+
+    Every question of the form is included (a question with nothing ticked is
+    cleared); a field naming a question outside the attempt is kept so the
+    service rejects it. Raises ValidationError for values that are not ids.
+    """
+    layout_ids = [entry["version"] for entry in attempt.layout]
+    named = set()
+    for name in post:
+        if name[:1] in ("q", "c") and _is_id(name[1:]):
+            named.add(int(name[1:]))
+    wanted = [only] if only is not None else layout_ids + sorted(named - set(layout_ids))
+    answers = []
+    for version_id in wanted:
+        values = post.getlist(f"q{version_id}")
+        if not all(_is_id(v) for v in values):
+            raise ValidationError("An answer must name one of the question's options.")
+        answers.append(
+            grading.Answer(version_id, frozenset(int(v) for v in values), post.get(f"c{version_id}", ""))
+        )
+    return answers
+
+
+def _attempt_page(request, attempt: Attempt, *, status: int = HTTPStatus.OK, errors=()):
+    questions = selectors.attempt_questions_get(attempt=attempt)
+    template = "quizzes/check_form.html" if attempt.quiz.kind == Quiz.Kind.CHECK else "quizzes/attempt_form.html"
+    return render(
+        request,
+        template,
+        {
+            "attempt": attempt,
+            "quiz": attempt.quiz,
+            "course": attempt.quiz.course,
+            "questions": questions,
+            "total": len(questions),
+            "answered": sum(1 for q in questions if q.answered),
+            "rules_text": grading.RULES_TEXT,
+            "errors": list(errors),
+        },
+        status=status,
+    )
+
+
+def _closed_page(request, attempt: Attempt, message: str):
+    return render(
+        request,
+        "quizzes/attempt_closed.html",
+        {"attempt": attempt, "quiz": attempt.quiz, "course": attempt.quiz.course, "message": message},
+        status=HTTPStatus.CONFLICT,
+    )
+
+
+@login_required
+def attempt_detail(request, pk: int):
+    """GET: the open attempt's form. POST: save (action=save) or submit (action=submit)."""
+    attempt = _attempt_or_404(request, pk)
+    if request.method != "POST":
+        if not attempt.is_open:
+            return redirect("quizzes:attempt_result", attempt.pk)
+        return _attempt_page(request, attempt)
+    action = request.POST.get("action")
+    if action not in ("save", "submit"):
+        return _attempt_page(request, attempt, status=HTTPStatus.BAD_REQUEST, errors=["Unknown action."])
+    try:
+        answers = _answers_parse(request.POST, attempt)
+        if action == "save":
+            services.attempt_save_answers(attempt_id=attempt.pk, learner=request.user, answers=answers)
+        else:
+            services.attempt_submit(attempt_id=attempt.pk, learner=request.user, answers=answers)
+    except ValidationError as exc:
+        return _attempt_page(request, attempt, status=HTTPStatus.BAD_REQUEST, errors=exc.messages)
+    except services.AttemptClosed as exc:
+        return _closed_page(request, attempt, str(exc))
+    if action == "save":
+        messages.success(request, "Your answers are saved. You can come back and finish later.")
+        return redirect("quizzes:attempt_detail", attempt.pk)
+    # A repeated submit lands here too and shows the first submit's result.
+    return redirect("quizzes:attempt_result", attempt.pk)
+
+
+@require_POST
+@login_required
+def attempt_check(request, pk: int):
+    """Knowledge check: check one question's answer and show its feedback at once."""
+    attempt = _attempt_or_404(request, pk)
+    question = request.POST.get("question", "")
+    try:
+        if not _is_id(question):
+            raise ValidationError("Which question is this answer for?")
+        (answer,) = _answers_parse(request.POST, attempt, only=int(question))
+        services.attempt_answer_check(attempt_id=attempt.pk, learner=request.user, answer=answer)
+    except ValidationError as exc:
+        return _attempt_page(request, attempt, status=HTTPStatus.BAD_REQUEST, errors=exc.messages)
+    except services.AttemptClosed as exc:
+        return _closed_page(request, attempt, str(exc))
+    attempt.refresh_from_db(fields=["submitted_at"])
+    if not attempt.is_open:
+        return redirect("quizzes:attempt_result", attempt.pk)
+    return redirect(reverse("quizzes:attempt_detail", args=[attempt.pk]) + f"#q{question}")
+
+
+@login_required
+def attempt_result(request, pk: int):
+    attempt = _attempt_or_404(request, pk)
+    if attempt.is_open:
+        return redirect("quizzes:attempt_detail", attempt.pk)
+    review = selectors.attempt_review_get(attempt=attempt, learner=request.user)
+    return render(
+        request,
+        "quizzes/attempt_result.html",
+        {"attempt": attempt, "quiz": attempt.quiz, "course": attempt.quiz.course, "review": review},
+    )
+
+
+@login_required
+def dashboard(request):
+    return render(request, "quizzes/dashboard.html", {"boards": selectors.learner_dashboard_get(learner=request.user)})
+
+
+# --- staff: item analysis ---------------------------------------------------------------
+
+
+class _Echo:
+    """A write-only buffer: csv.writer hands each row straight to the streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _analysis_args(request, pk: int):
+    try:
+        quiz = Quiz.objects.select_related("course", "lesson").get(pk=pk)
+    except Quiz.DoesNotExist:
+        raise Http404("No such quiz.") from None
+    first_only = request.GET.get("attempts") != "all"
+    return quiz, first_only, selectors.item_analysis_get(quiz=quiz, first_attempts_only=first_only)
+
+
+@staff_member_required
+def staff_quiz_list(request):
+    return render(request, "quizzes/staff_quiz_list.html", {"quizzes": selectors.staff_quiz_list()})
+
+
+@staff_member_required
+def item_analysis(request, pk: int):
+    quiz, first_only, rows = _analysis_args(request, pk)
+    for row in rows:
+        row.bars = [
+            {"option": o, "y": index * 22, "width": round(240 * o.share), "percent": round(100 * o.share)}
+            for index, o in enumerate(row.stat.options)
+        ]
+        row.height = 22 * len(row.stat.options)
+    return render(
+        request,
+        "quizzes/staff_item_analysis.html",
+        {"quiz": quiz, "rows": rows, "first_only": first_only, "min_responses": analysis.MIN_RESPONSES},
+    )
+
+
+@staff_member_required
+def item_analysis_csv(request, pk: int):
+    quiz, first_only, rows = _analysis_args(request, pk)
+
+    def lines():
+        writer = csv.writer(_Echo())
+        yield writer.writerow(
+            ["item", "version", "objective", "type", "difficulty", "responses", "facility",
+             "discrimination", "options (label:correct:chosen)", "verdict", "flags"]
+        )
+        for row in rows:
+            stat, version = row.stat, row.version
+            yield writer.writerow([
+                version.item.key,
+                version.number,
+                version.objective.key,
+                version.type,
+                version.difficulty,
+                stat.n,
+                "" if stat.facility is None else f"{stat.facility:.3f}",
+                "" if stat.discrimination is None else f"{stat.discrimination:.3f}",
+                " ".join(f"{o.label}:{'Y' if o.is_correct else 'N'}:{o.chosen}" for o in stat.options),
+                "flagged" if stat.flags else ("ok" if stat.enough else "too few responses"),
+                "; ".join(stat.flags),
+            ])
+
+    name = f"item-analysis-{quiz.course.slug}-{quiz.kind}-{quiz.pk}{'' if first_only else '-all'}.csv"
+    return StreamingHttpResponse(
+        lines(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@staff_member_required
+def myth_report(request, course_slug: str):
+    try:
+        course = Course.objects.get(slug=course_slug)
+    except Course.DoesNotExist:
+        raise Http404("No such course.") from None
+    return render(
+        request,
+        "quizzes/staff_myth_report.html",
+        {"course": course, "rows": selectors.myth_endorsement_list(course=course)},
+    )

@@ -1,0 +1,368 @@
+"""Attempt rules: start and resume, limit, waiting time, saving, exactly-once grading, checks."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.utils import timezone
+
+from curriculum.models import LearnerEvent
+from quizzes import services
+from quizzes.grading import Answer
+from quizzes.models import Attempt, ItemVersion, Quiz, Response, ResponseChoice
+from tests.quizzes.factories import key_of, quiz_with_items
+
+
+def _answers(attempt, *, right: int):
+    """Answers getting the first `right` questions right and the rest wrong."""
+    key = key_of(attempt)
+    answers = []
+    for index, entry in enumerate(attempt.layout):
+        options = key[entry["version"]]["correct"] if index < right else {min(key[entry["version"]]["wrong"])}
+        answers.append(Answer(entry["version"], frozenset(options)))
+    return answers
+
+
+def _snapshot(attempt):
+    attempt.refresh_from_db()
+    return (
+        attempt.submitted_at, attempt.saved_at, attempt.score,
+        sorted(ResponseChoice.objects.filter(response__attempt=attempt).values_list("response_id", "option_id")),
+        sorted(Response.objects.filter(attempt=attempt).values_list("pk", "confidence", "is_correct")),
+    )
+
+
+@pytest.mark.django_db
+def test_start_stores_shuffled_layout_and_empty_responses(learner):
+    quiz = quiz_with_items(4)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    assert attempt.number == 1
+    assert attempt.question_count == 4
+    assert len(attempt.layout) == 4
+    assert list(attempt.responses.order_by("position").values_list("item_version_id", flat=True)) == [
+        e["version"] for e in attempt.layout
+    ]
+    assert not ResponseChoice.objects.exists()
+
+
+@pytest.mark.django_db
+def test_start_resumes_the_open_attempt(learner):
+    quiz = quiz_with_items(2)
+    first = services.attempt_start(learner=learner, quiz=quiz)
+    again = services.attempt_start(learner=learner, quiz=quiz)
+    assert again.pk == first.pk
+    assert Attempt.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_post_test_draws_question_count_spread_over_objectives(learner):
+    quiz = quiz_with_items(6, question_count=4)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    assert attempt.question_count == 4
+
+
+@pytest.mark.django_db
+def test_attempt_limit_blocks_a_fourth_attempt(learner):
+    quiz = quiz_with_items(2, attempt_limit=3)
+    for _ in range(3):
+        attempt = services.attempt_start(learner=learner, quiz=quiz)
+        services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=0))
+    with pytest.raises(services.AttemptNotAllowed, match="used all 3 attempts"):
+        services.attempt_start(learner=learner, quiz=quiz)
+    assert Attempt.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_waiting_time_blocks_until_it_has_passed(learner, monkeypatch):
+    quiz = quiz_with_items(2, wait_minutes=60)
+    start = timezone.now()
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=0))
+    submitted = Attempt.objects.get(pk=attempt.pk).submitted_at
+    monkeypatch.setattr(timezone, "now", lambda: submitted + dt.timedelta(minutes=59))
+    with pytest.raises(services.AttemptNotAllowed) as exc:
+        services.attempt_start(learner=learner, quiz=quiz)
+    assert exc.value.available_at == submitted + dt.timedelta(minutes=60)
+    monkeypatch.setattr(timezone, "now", lambda: start + dt.timedelta(minutes=61))
+    assert services.attempt_start(learner=learner, quiz=quiz).number == 2
+
+
+@pytest.mark.django_db
+def test_passed_post_test_cannot_be_retaken(learner):
+    quiz = quiz_with_items(2)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=2))
+    with pytest.raises(services.AttemptNotAllowed, match="already passed"):
+        services.attempt_start(learner=learner, quiz=quiz)
+
+
+@pytest.mark.django_db
+def test_quiz_without_questions_cannot_start(learner):
+    quiz = quiz_with_items(0)
+    with pytest.raises(services.AttemptNotAllowed, match="no questions"):
+        services.attempt_start(learner=learner, quiz=quiz)
+
+
+@pytest.mark.django_db
+def test_save_stores_answers_and_confidence_without_grading(learner):
+    quiz = quiz_with_items(2, confidence_enabled=True)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    first = attempt.layout[0]
+    services.attempt_save_answers(
+        attempt_id=attempt.pk, learner=learner,
+        answers=[Answer(first["version"], frozenset({first["options"][0]}), "sure")],
+    )
+    response = Response.objects.get(attempt=attempt, item_version_id=first["version"])
+    assert list(response.chosen.values_list("pk", flat=True)) == [first["options"][0]]
+    assert (response.confidence, response.is_correct) == ("sure", None)
+    assert Attempt.objects.get(pk=attempt.pk).submitted_at is None
+
+
+@pytest.mark.django_db
+def test_saving_again_replaces_the_earlier_answer(learner):
+    quiz = quiz_with_items(1)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    entry = attempt.layout[0]
+    for option in entry["options"][:2]:
+        services.attempt_save_answers(
+            attempt_id=attempt.pk, learner=learner, answers=[Answer(entry["version"], frozenset({option}))]
+        )
+    assert list(ResponseChoice.objects.values_list("option_id", flat=True)) == [entry["options"][1]]
+
+
+@pytest.mark.django_db
+def test_option_of_another_question_is_rejected_and_nothing_changes(learner):
+    quiz = quiz_with_items(2)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    one, two = attempt.layout
+    services.attempt_save_answers(
+        attempt_id=attempt.pk, learner=learner, answers=[Answer(one["version"], frozenset({one["options"][0]}))]
+    )
+    before = _snapshot(attempt)
+    with pytest.raises(ValidationError):
+        services.attempt_save_answers(
+            attempt_id=attempt.pk, learner=learner,
+            answers=[Answer(one["version"], frozenset({one["options"][1]})),
+                     Answer(two["version"], frozenset({one["options"][0]}))],
+        )
+    assert _snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_question_from_another_quiz_is_rejected_and_nothing_changes(learner):
+    quiz, other = quiz_with_items(1), quiz_with_items(1)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    foreign = ItemVersion.objects.get(item__course=other.course)
+    before = _snapshot(attempt)
+    with pytest.raises(ValidationError):
+        services.attempt_submit(
+            attempt_id=attempt.pk, learner=learner,
+            answers=[Answer(foreign.pk, frozenset({foreign.options.first().pk}))],
+        )
+    assert _snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_saving_a_submitted_attempt_is_refused_and_nothing_changes(learner):
+    quiz = quiz_with_items(2)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=1))
+    before = _snapshot(attempt)
+    with pytest.raises(services.AttemptClosed):
+        services.attempt_save_answers(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=2))
+    assert _snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_another_learners_attempt_is_not_found(learner, other_learner):
+    attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(1))
+    with pytest.raises(Attempt.DoesNotExist):
+        services.attempt_submit(attempt_id=attempt.pk, learner=other_learner, answers=[])
+
+
+@pytest.mark.django_db
+def test_submit_grades_and_records_a_passed_event(learner):
+    quiz = quiz_with_items(4)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    graded = services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=3))
+    assert (graded.score, graded.passed, graded.correct_count) == (Decimal("75.00"), True, 3)
+    assert sorted(Response.objects.filter(attempt=attempt).values_list("is_correct", flat=True)) == [
+        False, True, True, True
+    ]
+    event = LearnerEvent.objects.get()
+    assert (event.verb, event.object_ref, event.learner) == ("passed", f"quizzes.attempt:{attempt.pk}", learner)
+
+
+@pytest.mark.django_db
+def test_failed_post_test_records_a_failed_event(learner):
+    quiz = quiz_with_items(4)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    graded = services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=2))
+    assert graded.passed is False
+    assert LearnerEvent.objects.get().verb == "failed"
+
+
+@pytest.mark.django_db
+def test_pre_test_records_no_credit_event(learner):
+    quiz = quiz_with_items(2, kind=Quiz.Kind.PRETEST)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=2))
+    assert not LearnerEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_second_submit_returns_first_result(learner):
+    quiz = quiz_with_items(4)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    first = services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=1))
+    before = _snapshot(attempt)
+    second = services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=4))
+    assert (second.score, second.passed, second.submitted_at) == (first.score, first.passed, first.submitted_at)
+    assert _snapshot(attempt) == before
+    assert LearnerEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_multiple_response_partial_answer_scores_zero(learner):
+    quiz = quiz_with_items(1, types=[ItemVersion.Type.MULTIPLE])
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    entry = attempt.layout[0]
+    one_correct = min(key_of(attempt)[entry["version"]]["correct"])
+    graded = services.attempt_submit(
+        attempt_id=attempt.pk, learner=learner, answers=[Answer(entry["version"], frozenset({one_correct}))]
+    )
+    assert (graded.score, graded.passed) == (Decimal("0.00"), False)
+
+
+@pytest.mark.django_db
+def test_confidence_is_ignored_when_the_quiz_does_not_ask(learner):
+    quiz = quiz_with_items(1, confidence_enabled=False)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    entry = attempt.layout[0]
+    services.attempt_save_answers(
+        attempt_id=attempt.pk, learner=learner, answers=[Answer(entry["version"], frozenset(), "sure")]
+    )
+    assert Response.objects.get().confidence == ""
+
+
+@pytest.mark.django_db
+def test_second_open_attempt_is_refused_by_the_database(learner):
+    quiz = quiz_with_items(1)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    with pytest.raises(IntegrityError):
+        Attempt.objects.create(
+            learner=learner, quiz=quiz, number=2, seed=1, layout=attempt.layout,
+            started_at=timezone.now(), question_count=1,
+        )
+
+
+@pytest.mark.django_db
+def test_knowledge_check_grades_each_question_at_once(learner):
+    quiz = quiz_with_items(2, kind=Quiz.Kind.CHECK)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    one, two = attempt.layout
+    key = key_of(attempt)
+    services.attempt_answer_check(
+        attempt_id=attempt.pk, learner=learner, answer=Answer(one["version"], frozenset(key[one["version"]]["correct"]))
+    )
+    assert Response.objects.get(attempt=attempt, item_version_id=one["version"]).is_correct is True
+    assert Attempt.objects.get(pk=attempt.pk).submitted_at is None
+    services.attempt_answer_check(
+        attempt_id=attempt.pk, learner=learner,
+        answer=Answer(two["version"], frozenset({min(key[two["version"]]["wrong"])})),
+    )
+    attempt.refresh_from_db()
+    assert (attempt.score, attempt.passed is not None, attempt.submitted_at is not None) == (
+        Decimal("50.00"), True, True
+    )
+    assert not LearnerEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_checked_question_cannot_be_answered_again(learner):
+    quiz = quiz_with_items(2, kind=Quiz.Kind.CHECK)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    entry = attempt.layout[0]
+    services.attempt_answer_check(
+        attempt_id=attempt.pk, learner=learner, answer=Answer(entry["version"], frozenset({entry["options"][0]}))
+    )
+    before = _snapshot(attempt)
+    with pytest.raises(services.AttemptClosed):
+        services.attempt_answer_check(
+            attempt_id=attempt.pk, learner=learner, answer=Answer(entry["version"], frozenset({entry["options"][1]}))
+        )
+    assert _snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_post_test_gives_no_per_question_feedback(learner):
+    quiz = quiz_with_items(2)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    entry = attempt.layout[0]
+    with pytest.raises(ValidationError):
+        services.attempt_answer_check(
+            attempt_id=attempt.pk, learner=learner, answer=Answer(entry["version"], frozenset({entry["options"][0]}))
+        )
+    assert Response.objects.filter(is_correct__isnull=False).count() == 0
+
+
+def _recheck_setup(learner, *, sure_wrong: int = 1, unsure_right: int = 1, sure_right: int = 2):
+    """A passed post-test (4 items) and its course's re-check quiz."""
+    quiz = quiz_with_items(sure_wrong + unsure_right + sure_right, pass_mark=50, confidence_enabled=True)
+    recheck = Quiz.objects.create(
+        course=quiz.course, kind=Quiz.Kind.RECHECK, title="Re-check", attempt_limit=1, pass_mark=0
+    )
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    key = key_of(attempt)
+    answers, expected = [], set()
+    for index, entry in enumerate(attempt.layout):
+        v = entry["version"]
+        if index < sure_wrong:
+            answers.append(Answer(v, frozenset({min(key[v]["wrong"])}), "sure"))
+            expected.add(v)
+        elif index < sure_wrong + unsure_right:
+            answers.append(Answer(v, frozenset(key[v]["correct"]), "unsure"))
+            expected.add(v)
+        else:
+            answers.append(Answer(v, frozenset(key[v]["correct"]), "sure"))
+    graded = services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=answers)
+    assert graded.passed
+    return recheck, graded, expected
+
+
+@pytest.mark.django_db
+def test_recheck_is_closed_before_passing_the_post_test(learner):
+    quiz = quiz_with_items(1)
+    recheck = Quiz.objects.create(course=quiz.course, kind=Quiz.Kind.RECHECK, title="Re-check", attempt_limit=1)
+    with pytest.raises(services.AttemptNotAllowed, match="after you pass"):
+        services.attempt_start(learner=learner, quiz=recheck)
+
+
+@pytest.mark.django_db
+def test_recheck_opens_recheck_days_after_passing(learner, monkeypatch):
+    recheck, passed, _ = _recheck_setup(learner)
+    monkeypatch.setattr(timezone, "now", lambda: passed.submitted_at + dt.timedelta(days=13, hours=23))
+    with pytest.raises(services.AttemptNotAllowed) as exc:
+        services.attempt_start(learner=learner, quiz=recheck)
+    assert exc.value.available_at == passed.submitted_at + dt.timedelta(days=14)
+
+
+@pytest.mark.django_db
+def test_recheck_asks_the_wrong_and_unsure_items_again(learner, monkeypatch):
+    recheck, passed, expected = _recheck_setup(learner)
+    monkeypatch.setattr(timezone, "now", lambda: passed.submitted_at + dt.timedelta(days=14))
+    attempt = services.attempt_start(learner=learner, quiz=recheck)
+    assert {entry["version"] for entry in attempt.layout} == expected
+    graded = services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=[])
+    assert graded.score == Decimal("0.00")
+    assert LearnerEvent.objects.count() == 1  # only the post-test's "passed"
+
+
+@pytest.mark.django_db
+def test_recheck_has_nothing_to_ask_after_a_sure_perfect_score(learner, monkeypatch):
+    recheck, passed, _ = _recheck_setup(learner, sure_wrong=0, unsure_right=0, sure_right=2)
+    monkeypatch.setattr(timezone, "now", lambda: passed.submitted_at + dt.timedelta(days=15))
+    with pytest.raises(services.AttemptNotAllowed, match="Nothing to re-check"):
+        services.attempt_start(learner=learner, quiz=recheck)

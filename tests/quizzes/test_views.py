@@ -1,0 +1,415 @@
+"""Quiz pages: no answer key before submission, 400/409 that change nothing, review rules,
+the dashboard, and query counts independent of the number of questions and attempts."""
+
+import re
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+
+from quizzes import services
+from quizzes.grading import Answer
+from quizzes.models import Attempt, ItemVersion, Option, Quiz, Response, ResponseChoice
+from tests.quizzes.factories import key_of, quiz_with_items
+
+
+def _post_answers(attempt, *, right: int, action: str = "submit") -> dict:
+    key = key_of(attempt)
+    data = {"action": action}
+    for index, entry in enumerate(attempt.layout):
+        options = key[entry["version"]]["correct"] if index < right else {min(key[entry["version"]]["wrong"])}
+        data[f"q{entry['version']}"] = [str(o) for o in sorted(options)]
+    return data
+
+
+def _state(attempt):
+    attempt.refresh_from_db()
+    return (
+        attempt.submitted_at, attempt.saved_at, attempt.score,
+        sorted(ResponseChoice.objects.filter(response__attempt=attempt).values_list("option_id", flat=True)),
+        list(Response.objects.filter(attempt=attempt).order_by("pk").values_list("confidence", "is_correct")),
+    )
+
+
+@pytest.mark.django_db
+def test_start_page_states_the_rules(learner_client):
+    quiz = quiz_with_items(2)
+    response = learner_client.get(reverse("quizzes:quiz_detail", args=[quiz.course.slug, "posttest"]))
+    assert response.status_code == HTTPStatus.OK
+    assert "all-or-nothing" in response.content.decode()
+    assert "You pass with 75% or more." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_start_redirects_to_the_attempt(learner_client, learner):
+    quiz = quiz_with_items(2)
+    response = learner_client.post(reverse("quizzes:quiz_start", args=[quiz.course.slug, "posttest"]))
+    attempt = Attempt.objects.get(learner=learner)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response.url == reverse("quizzes:attempt_detail", args=[attempt.pk])
+
+
+@pytest.mark.django_db
+def test_unknown_quiz_kind_is_404(learner_client):
+    quiz = quiz_with_items(1)
+    assert learner_client.get(f"/courses/{quiz.course.slug}/quizzes/check/").status_code == HTTPStatus.NOT_FOUND
+
+
+@pytest.mark.django_db
+def test_pages_need_login(client):
+    quiz = quiz_with_items(1)
+    response = client.get(reverse("quizzes:quiz_detail", args=[quiz.course.slug, "posttest"]))
+    assert response.status_code == HTTPStatus.FOUND
+    assert client.get(reverse("quizzes:dashboard")).status_code == HTTPStatus.FOUND
+
+
+@pytest.mark.django_db
+def test_open_attempt_html_contains_no_answer_key(learner_client, learner):
+    """No rationale, no correctness word, and correct and wrong options have identical markup."""
+    quiz = quiz_with_items(3, types=[ItemVersion.Type.SINGLE, ItemVersion.Type.MULTIPLE, ItemVersion.Type.TRUEFALSE],
+                           confidence_enabled=True)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    html = learner_client.get(reverse("quizzes:attempt_detail", args=[attempt.pk])).content.decode()
+    for option in Option.objects.all():
+        assert f'value="{option.pk}"' in html
+        assert option.rationale_html not in html
+    form = html[html.index('<form method="post" action="/attempts/'):]
+    form = form[: form.index("</form>")]
+    questions = form.split('<fieldset class="question"')[1:]
+    assert len(questions) == 3
+    for question in questions:
+        body = question.split('<fieldset class="confidence">')[0]
+        assert "correct" not in body.lower() and "rationale" not in body.lower()
+        items = re.findall(r"<li>.*?</li>", body, re.S)
+        assert len({re.sub(r"\d+", "N", item) for item in items}) == 1  # options differ only by id
+
+
+@pytest.mark.django_db
+def test_open_attempt_page_shows_all_questions_in_stored_order(learner_client, learner):
+    quiz = quiz_with_items(3)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    html = learner_client.get(reverse("quizzes:attempt_detail", args=[attempt.pk])).content.decode()
+    positions = [html.index(f'id="q{entry["version"]}"') for entry in attempt.layout]
+    assert positions == sorted(positions)
+    options = [html.index(f'id="o{o}"') for o in attempt.layout[0]["options"]]
+    assert options == sorted(options)
+    assert 'value="save"' in html and 'value="submit"' in html
+
+
+@pytest.mark.django_db
+def test_save_and_resume_keeps_the_answers(learner_client, learner):
+    quiz = quiz_with_items(2)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    url = reverse("quizzes:attempt_detail", args=[attempt.pk])
+    response = learner_client.post(url, _post_answers(attempt, right=1, action="save"))
+    assert response.status_code == HTTPStatus.FOUND
+    html = learner_client.get(url).content.decode()
+    chosen = ResponseChoice.objects.values_list("option_id", flat=True)
+    assert len(chosen) == 2
+    assert all(f'value="{o}" checked' in html for o in chosen)
+    assert Attempt.objects.get(pk=attempt.pk).submitted_at is None
+
+
+@pytest.mark.django_db
+def test_submit_grades_and_shows_the_result(learner_client, learner):
+    quiz = quiz_with_items(4)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    response = learner_client.post(reverse("quizzes:attempt_detail", args=[attempt.pk]), _post_answers(attempt, right=3))
+    assert response.status_code == HTTPStatus.FOUND
+    assert response.url == reverse("quizzes:attempt_result", args=[attempt.pk])
+    html = learner_client.get(response.url).content.decode()
+    assert "75%" in html and "You passed." in html
+
+
+@pytest.mark.django_db
+def test_double_submit_shows_the_first_result(learner_client, learner):
+    quiz = quiz_with_items(4)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    url = reverse("quizzes:attempt_detail", args=[attempt.pk])
+    learner_client.post(url, _post_answers(attempt, right=1))
+    before = _state(attempt)
+    response = learner_client.post(url, _post_answers(attempt, right=4))
+    assert response.status_code == HTTPStatus.FOUND
+    assert response.url == reverse("quizzes:attempt_result", args=[attempt.pk])
+    assert _state(attempt) == before
+
+
+@pytest.mark.django_db
+def test_bad_option_is_400_and_changes_nothing(learner_client, learner):
+    quiz = quiz_with_items(2)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    url = reverse("quizzes:attempt_detail", args=[attempt.pk])
+    learner_client.post(url, _post_answers(attempt, right=1, action="save"))
+    before = _state(attempt)
+    data = _post_answers(attempt, right=2)
+    one, two = attempt.layout
+    data[f"q{two['version']}"] = [str(one["options"][0])]
+    response = learner_client.post(url, data)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "does not belong" in response.content.decode()
+    assert _state(attempt) == before
+
+
+@pytest.mark.django_db
+def test_non_numeric_option_is_400_and_changes_nothing(learner_client, learner):
+    attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(1))
+    before = _state(attempt)
+    response = learner_client.post(
+        reverse("quizzes:attempt_detail", args=[attempt.pk]),
+        {"action": "submit", f"q{attempt.layout[0]['version']}": "abc"},
+    )
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert _state(attempt) == before
+
+
+@pytest.mark.django_db
+def test_foreign_question_is_400_and_changes_nothing(learner_client, learner):
+    attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(1))
+    foreign = quiz_with_items(1)
+    version = ItemVersion.objects.get(item__course=foreign.course)
+    before = _state(attempt)
+    data = _post_answers(attempt, right=1)
+    data[f"q{version.pk}"] = [str(version.options.first().pk)]
+    response = learner_client.post(reverse("quizzes:attempt_detail", args=[attempt.pk]), data)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "not part of this attempt" in response.content.decode()
+    assert _state(attempt) == before
+
+
+@pytest.mark.django_db
+def test_saving_a_closed_attempt_is_409_and_changes_nothing(learner_client, learner):
+    quiz = quiz_with_items(2)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    url = reverse("quizzes:attempt_detail", args=[attempt.pk])
+    learner_client.post(url, _post_answers(attempt, right=1))
+    before = _state(attempt)
+    response = learner_client.post(url, _post_answers(attempt, right=2, action="save"))
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert _state(attempt) == before
+
+
+@pytest.mark.django_db
+def test_another_learners_attempt_is_404(client, other_learner, learner):
+    attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(1))
+    client.force_login(other_learner)
+    assert client.get(reverse("quizzes:attempt_detail", args=[attempt.pk])).status_code == HTTPStatus.NOT_FOUND
+    assert client.post(reverse("quizzes:attempt_detail", args=[attempt.pk]), {"action": "submit"}).status_code == (
+        HTTPStatus.NOT_FOUND
+    )
+
+
+@pytest.mark.django_db
+def test_start_beyond_the_limit_is_409(learner_client, learner):
+    quiz = quiz_with_items(1, attempt_limit=1)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=[])
+    response = learner_client.post(reverse("quizzes:quiz_start", args=[quiz.course.slug, "posttest"]))
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert "used all 1 attempts" in response.content.decode()
+    assert Attempt.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_review_hidden_until_last_attempt_or_pass(learner_client, learner):
+    quiz = quiz_with_items(2, attempt_limit=2, review_rule=Quiz.ReviewRule.AFTER_LAST_ATTEMPT)
+    first = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=first.pk, learner=learner, answers=[])
+    html = learner_client.get(reverse("quizzes:attempt_result", args=[first.pk])).content.decode()
+    assert "RATIONALE-" not in html
+    assert "shown once you pass or have used your last attempt" in html
+    second = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=second.pk, learner=learner, answers=[])
+    html = learner_client.get(reverse("quizzes:attempt_result", args=[second.pk])).content.decode()
+    assert "RATIONALE-" in html and "Correct answer." in html
+
+
+@pytest.mark.django_db
+def test_review_shows_answer_correct_answer_rationale_and_reference(learner_client, learner):
+    quiz = quiz_with_items(1, review_rule=Quiz.ReviewRule.ALWAYS)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    entry = attempt.layout[0]
+    wrong = min(key_of(attempt)[entry["version"]]["wrong"])
+    services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=[Answer(entry["version"], frozenset({wrong}))])
+    html = learner_client.get(reverse("quizzes:attempt_result", args=[attempt.pk])).content.decode()
+    assert "Your answer." in html and "Correct answer." in html
+    assert all(o.rationale_html in html for o in Option.objects.filter(version_id=entry["version"]))
+    assert "Placeholder citation." in html
+
+
+@pytest.mark.django_db
+def test_never_review_shows_score_only(learner_client, learner):
+    quiz = quiz_with_items(1, kind=Quiz.Kind.PRETEST, review_rule=Quiz.ReviewRule.NEVER, attempt_limit=1)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=[])
+    html = learner_client.get(reverse("quizzes:attempt_result", args=[attempt.pk])).content.decode()
+    assert "RATIONALE-" not in html and "score only" in html
+
+
+@pytest.mark.django_db
+def test_confidently_wrong_answers_are_listed_to_revisit(learner_client, learner):
+    quiz = quiz_with_items(1, confidence_enabled=True, review_rule=Quiz.ReviewRule.AFTER_PASS)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    entry = attempt.layout[0]
+    wrong = min(key_of(attempt)[entry["version"]]["wrong"])
+    services.attempt_submit(
+        attempt_id=attempt.pk, learner=learner, answers=[Answer(entry["version"], frozenset({wrong}), "sure")]
+    )
+    html = learner_client.get(reverse("quizzes:attempt_result", args=[attempt.pk])).content.decode()
+    assert "Confidently wrong" in html and "#section" in html
+    assert "RATIONALE-" not in html
+
+
+@pytest.mark.django_db
+def test_knowledge_check_shows_feedback_for_checked_question_only(learner_client, learner):
+    quiz = quiz_with_items(2, kind=Quiz.Kind.CHECK)
+    response = learner_client.post(reverse("quizzes:check_start", args=[quiz.course.slug, quiz.lesson.slug]))
+    attempt = Attempt.objects.get()
+    assert response.url == reverse("quizzes:attempt_detail", args=[attempt.pk])
+    one, two = attempt.layout
+    response = learner_client.post(
+        reverse("quizzes:attempt_check", args=[attempt.pk]),
+        {"question": one["version"], f"q{one['version']}": one["options"][0]},
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    html = learner_client.get(reverse("quizzes:attempt_detail", args=[attempt.pk])).content.decode()
+    checked = Option.objects.filter(version_id=one["version"])
+    unchecked = Option.objects.filter(version_id=two["version"])
+    assert all(o.rationale_html in html for o in checked)
+    assert not any(o.rationale_html in html for o in unchecked)
+
+
+@pytest.mark.django_db
+def test_rechecking_a_checked_question_is_409(learner_client, learner):
+    quiz = quiz_with_items(2, kind=Quiz.Kind.CHECK)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    entry = attempt.layout[0]
+    url = reverse("quizzes:attempt_check", args=[attempt.pk])
+    learner_client.post(url, {"question": entry["version"], f"q{entry['version']}": entry["options"][0]})
+    before = _state(attempt)
+    response = learner_client.post(url, {"question": entry["version"], f"q{entry['version']}": entry["options"][1]})
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert _state(attempt) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n_questions", [1, 5])
+def test_attempt_page_query_count_is_constant(learner_client, learner, django_assert_num_queries, n_questions):
+    """The attempt page runs the same queries for 1 question as for 5."""
+    quiz = quiz_with_items(n_questions, confidence_enabled=True)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    url = reverse("quizzes:attempt_detail", args=[attempt.pk])
+    with django_assert_num_queries(6):  # session, user, attempt+quiz, responses, options, choices
+        response = learner_client.get(url)
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n_questions", [1, 5])
+def test_submit_query_count_is_constant(learner_client, learner, django_assert_num_queries, n_questions):
+    """Submitting runs the same queries for 1 question as for 5."""
+    quiz = quiz_with_items(n_questions)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    data = _post_answers(attempt, right=n_questions)
+    # session, user, attempt; savepoint, lock, responses, delete choices, insert choices,
+    # update responses; key, chosen, grade responses, update attempt; event (get, savepoint,
+    # insert, release); release
+    with django_assert_num_queries(18):
+        response = learner_client.post(reverse("quizzes:attempt_detail", args=[attempt.pk]), data)
+    assert response.status_code == HTTPStatus.FOUND
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n_attempts", [1, 3])
+def test_dashboard_query_count_is_constant(learner_client, learner, django_assert_num_queries, n_attempts):
+    """The dashboard runs the same queries for 1 attempt as for 3, and 1 question or many."""
+    quiz = quiz_with_items(n_attempts * 2, attempt_limit=5)
+    Quiz.objects.create(course=quiz.course, kind=Quiz.Kind.PRETEST, title="Pre")
+    for _ in range(n_attempts):
+        attempt = services.attempt_start(learner=learner, quiz=quiz)
+        services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=[])
+    with django_assert_num_queries(7):  # session, user, courses, quizzes, attempt stats, objectives, gains
+        response = learner_client.get(reverse("quizzes:dashboard"))
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+def test_dashboard_shows_progress_attempts_best_score_and_gain(learner_client, learner):
+    quiz = quiz_with_items(2, attempt_limit=3)
+    pre = Quiz.objects.create(course=quiz.course, kind=Quiz.Kind.PRETEST, title="Pre", attempt_limit=1)
+    for version in ItemVersion.objects.all():
+        version.item.pools = ["pretest", "posttest"]
+        version.item.save()
+    pre_attempt = services.attempt_start(learner=learner, quiz=pre)
+    services.attempt_submit(attempt_id=pre_attempt.pk, learner=learner, answers=[])
+    first = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=first.pk, learner=learner, answers=[])
+    second = services.attempt_start(learner=learner, quiz=quiz)
+    key = key_of(second)
+    services.attempt_submit(
+        attempt_id=second.pk, learner=learner,
+        answers=[Answer(v, frozenset(k["correct"])) for v, k in key.items()],
+    )
+    html = learner_client.get(reverse("quizzes:dashboard")).content.decode()
+    assert "Passed" in html
+    assert "2 attempts of 3, best score 100%" in html
+    assert "0% (0/2)" in html  # pre-test correctness for the objective
+    assert "50% (2/4)" in html  # post-test correctness over both attempts
+    assert "Complete 1 more lesson(s)." in html
+    assert "<progress" in html
+
+
+@pytest.mark.django_db
+def test_dashboard_and_recheck_page_show_when_the_recheck_opens(learner_client, learner):
+    quiz = quiz_with_items(1, recheck_days=14)
+    Quiz.objects.create(course=quiz.course, kind=Quiz.Kind.RECHECK, title="Re-check", attempt_limit=1)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    entry = attempt.layout[0]
+    services.attempt_submit(
+        attempt_id=attempt.pk, learner=learner,
+        answers=[Answer(entry["version"], frozenset(key_of(attempt)[entry["version"]]["correct"]))],
+    )
+    html = learner_client.get(reverse("quizzes:dashboard")).content.decode()
+    assert "Spaced re-check" in html and "Opens" in html
+    page = learner_client.get(reverse("quizzes:quiz_detail", args=[quiz.course.slug, "recheck"])).content.decode()
+    assert "The re-check is not open yet." in page
+    assert "Start</button>" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n_questions", [1, 5])
+def test_knowledge_check_page_query_count_is_constant(
+    learner_client, learner, django_assert_num_queries, n_questions
+):
+    """A check page with feedback on a checked question runs the same queries for 1 question as for 5."""
+    quiz = quiz_with_items(n_questions + 1, kind=Quiz.Kind.CHECK)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    entry = attempt.layout[0]
+    services.attempt_answer_check(
+        attempt_id=attempt.pk, learner=learner, answer=Answer(entry["version"], frozenset({entry["options"][0]}))
+    )
+    with django_assert_num_queries(7):  # session, user, attempt+quiz, responses, options, choices, feedback
+        response = learner_client.get(reverse("quizzes:attempt_detail", args=[attempt.pk]))
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n_questions", [1, 5])
+def test_start_query_count_is_constant(learner, django_assert_num_queries, n_questions):
+    """Starting an attempt runs the same queries for 1 question as for 5."""
+    quiz = quiz_with_items(n_questions)
+    # savepoint, lock learner, earlier attempts, pool, options, savepoint, insert, release,
+    # responses, release
+    with django_assert_num_queries(10):
+        services.attempt_start(learner=learner, quiz=quiz)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["²", "-1", "9" * 40])
+def test_odd_option_values_are_400_and_change_nothing(learner_client, learner, value):
+    attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(1))
+    before = _state(attempt)
+    response = learner_client.post(
+        reverse("quizzes:attempt_detail", args=[attempt.pk]), {"action": "save", f"q{attempt.layout[0]['version']}": value}
+    )
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert _state(attempt) == before
