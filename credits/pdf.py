@@ -16,7 +16,6 @@ from fpdf import FPDF
 
 from credits.models import Certificate
 
-
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
 
@@ -37,8 +36,8 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str, status: str = 
     pdf = FPDF(orientation="L", unit="mm", format="Letter")
     pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    pdf.set_title((f"Certificate: {certificate.activity_title}"))
-    pdf.set_author((certificate.provider_name))
+    pdf.set_title(f"Certificate: {certificate.activity_title}")
+    pdf.set_author(certificate.provider_name)
     pdf.set_creator("Clinician CE")
     pdf.set_auto_page_break(auto=False)
     pdf.add_page()
