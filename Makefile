@@ -19,6 +19,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py load_curriculum
 	$(BIN)/python manage.py ensure_activities
 	$(BIN)/python manage.py create_demo_users

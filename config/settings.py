@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "credits",
     "lms",
     "lms.xapi",
+    "lms.lti",
 ]
 
 MIDDLEWARE = [
@@ -181,10 +182,17 @@ EMAIL_BACKEND = os.environ.get(
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "ce@localhost")
 
+# "default" is per process (throttles). "lms" holds LTI state and nonces, which
+# every app server must share: the database cache (`manage.py createcachetable`)
+# unless LMS_CACHE_URL names a Redis server (redis://127.0.0.1:6379/1).
+LMS_CACHE_URL = os.environ.get("LMS_CACHE_URL", "")
 CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-    }
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "lms": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": LMS_CACHE_URL}
+        if LMS_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "lms_cache"}
+    ),
 }
 
 # Security headers. The CSP is strict: no inline script or style anywhere.
@@ -271,6 +279,11 @@ LMS_OUTBOX_TIMEOUT_SECONDS = env_int("LMS_OUTBOX_TIMEOUT_SECONDS", 10)
 # The base of every xAPI activity id (course, lesson, question). An LRS knows each
 # activity only by this address: set it once, before the first statement, and never change it.
 LMS_XAPI_ACTIVITY_BASE = os.environ.get("LMS_XAPI_ACTIVITY_BASE", "").rstrip("/")
+# LTI 1.3 (lms/lti): where OIDC state and nonces live, and how long; the platform key-set cache.
+LTI_CACHE_ALIAS = "lms"
+LTI_LAUNCH_DATA_SECONDS = env_int("LTI_LAUNCH_DATA_SECONDS", 3600)
+LTI_JWKS_CACHE_SECONDS = env_int("LTI_JWKS_CACHE_SECONDS", 300)
+LTI_HTTP_TIMEOUT_SECONDS = env_int("LTI_HTTP_TIMEOUT_SECONDS", 5)
 
 # --- credits ---
 # The public address printed on certificates and in their QR codes

@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/", include("lms.api.urls")),
     path("staff/exports/", include("lms.qti.urls")),
     path("scorm/", include("lms.scorm.urls")),
+    path("lti/", include("lms.lti.urls")),
     path("", include("curriculum.urls")),
     path("", include("quizzes.urls")),
     path("", include("credits.urls")),
