@@ -268,7 +268,9 @@ def _open_in_lms(page, lms_server, files, version, suspend_data: str = ""):
     query = f"version={version}&package=pkg" + (f"&suspend_data={quote(suspend_data)}" if suspend_data else "")
     page.goto(f"{url}/lms.html?{query}")
     page.wait_for_function("window.lms && window.lms.launch !== null")
-    return page.frame_locator("#sco")
+    frame = page.frame_locator("#sco")
+    frame.locator("html[data-ready='1']").wait_for(state="attached")  # its script has run
+    return frame
 
 
 def _finished(page) -> dict:

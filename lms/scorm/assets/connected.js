@@ -57,4 +57,6 @@
   window.addEventListener("pagehide", function () {
     scorm.finish(last !== null && JSON.parse(last).completion_status === "completed");
   });
+  // Handlers are attached: the page is ready for the learner (and for tests to click).
+  document.documentElement.setAttribute("data-ready", "1");
 }());

@@ -73,4 +73,6 @@
   questions.forEach(function (form) { form.addEventListener("submit", function (e) { check(form, e); }); });
   window.addEventListener("pagehide", function () { scorm.finish(completed()); });
   show(0);
+  // Handlers are attached: the page is ready for the learner (and for tests to click).
+  document.documentElement.setAttribute("data-ready", "1");
 }());
