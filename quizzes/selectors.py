@@ -45,6 +45,7 @@ class QuestionView:
     references: list[dict] = field(default_factory=list)
     lesson_slug: str = ""
     section: str = ""
+    interaction_key: str = ""  # the interaction-table row an interaction item is built on
 
     @property
     def is_multiple(self) -> bool:
@@ -132,8 +133,11 @@ def attempt_questions_get(*, attempt: Attempt) -> list[QuestionView]:
     """
     responses = list(
         Response.objects.filter(attempt=attempt)
-        .select_related("item_version")
-        .only("position", "confidence", "is_correct", "item_version__type", "item_version__stem_html")
+        .select_related("item_version__interaction")
+        .only(
+            "position", "confidence", "is_correct", "item_version__type", "item_version__stem_html",
+            "item_version__interaction__key",
+        )
         .order_by("position")
     )
     version_ids = [entry["version"] for entry in attempt.layout]
@@ -164,9 +168,15 @@ def attempt_questions_get(*, attempt: Attempt) -> list[QuestionView]:
                 options=options,
                 confidence=response.confidence,
                 is_correct=response.is_correct if feedback else None,
+                interaction_key=_interaction_key(response) if feedback else "",
             )
         )
     return questions
+
+
+def _interaction_key(response: Response) -> str:
+    interaction = response.item_version.interaction
+    return interaction.key if interaction is not None else ""
 
 
 @dataclass
@@ -200,10 +210,11 @@ def attempt_review_get(*, attempt: Attempt, learner) -> AttemptReview:
     )
     responses = list(
         Response.objects.filter(attempt=attempt)
-        .select_related("item_version__lesson")
+        .select_related("item_version__lesson", "item_version__interaction")
         .only(
             "position", "confidence", "is_correct", "item_version__type", "item_version__stem_html",
             "item_version__references", "item_version__section", "item_version__lesson__slug",
+            "item_version__interaction__key",
         )
         .order_by("position")
     )
@@ -239,6 +250,7 @@ def attempt_review_get(*, attempt: Attempt, learner) -> AttemptReview:
                     references=r.item_version.references,
                     lesson_slug=r.item_version.lesson.slug,
                     section=r.item_version.section,
+                    interaction_key=_interaction_key(r),
                 )
             )
     return AttemptReview(attempt, allowed, stats["used"], bool(stats["passed"]), questions, revisit)

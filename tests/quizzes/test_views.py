@@ -413,3 +413,27 @@ def test_odd_option_values_are_400_and_change_nothing(learner_client, learner, v
     )
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert _state(attempt) == before
+
+
+@pytest.mark.django_db
+def test_interaction_item_feedback_links_to_its_table_row(learner_client, tmp_path):
+    """Vignette and table never disagree: the feedback points at the row the item is built on."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.curriculum.coursedir import write_course
+
+    write_course(tmp_path)
+    call_command("load_curriculum", content_dir=str(tmp_path), stdout=StringIO())
+    learner_client.post(reverse("quizzes:check_start", args=["test-course", "first"]))
+    attempt = Attempt.objects.get()
+    (entry,) = attempt.layout  # the fixture's one check item, built on row "row-one"
+    before = learner_client.get(reverse("quizzes:attempt_detail", args=[attempt.pk])).content.decode()
+    assert "/interactions/#row-one" not in before  # nothing is revealed before the answer
+    response = learner_client.post(
+        reverse("quizzes:attempt_check", args=[attempt.pk]),
+        {"question": entry["version"], f"q{entry['version']}": entry["options"][0]},
+        follow=True,  # the last question closes the check and shows its review
+    )
+    assert 'href="/courses/test-course/interactions/#row-one"' in response.content.decode()
