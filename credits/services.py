@@ -416,6 +416,8 @@ def certificate_revoke(*, certificate_id: int, actor, reason: str) -> Certificat
         certificate=certificate, revoked_at=timezone.now(), revoked_by=actor, reason=reason.strip()
     )
     audit_append(actor=actor, action="certificate.revoked", obj=certificate, data={"reason": revocation.reason})
+    # The outbox row commits with the revocation: webhooks and LMSs hear of it once.
+    learner_event_record(learner=certificate.claim.learner, verb="certificate_revoked", obj=certificate)
     return revocation
 
 

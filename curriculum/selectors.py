@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from curriculum.models import Course, Interaction, Lesson, LessonProgress, Objective
 
@@ -20,14 +21,22 @@ def course_list(*, learner=None):
         lesson_count=Count("lessons", filter=published, distinct=True),
     )
     if learner is not None and learner.is_authenticated:
-        qs = qs.annotate(
-            completed_count=Count(
-                "lessons__progress",
-                filter=published
-                & Q(lessons__progress__learner=learner, lessons__progress__completed_at__isnull=False),
-                distinct=True,
+        # A correlated subquery over this learner's rows only: joining
+        # lessons__progress would read every learner's progress and filter after.
+        done = (
+            LessonProgress.objects.filter(
+                learner=learner,
+                lesson__course=OuterRef("pk"),
+                completed_at__isnull=False,
+                lesson__is_published=True,
+                lesson__current_version__isnull=False,
             )
+            .order_by()
+            .values("lesson__course")
+            .annotate(n=Count("pk"))
+            .values("n")
         )
+        qs = qs.annotate(completed_count=Coalesce(Subquery(done, output_field=IntegerField()), 0))
     return qs.order_by("title")
 
 

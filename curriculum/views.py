@@ -77,8 +77,8 @@ def lesson_detail(request, course_slug: str, lesson_slug: str):
     index = next(i for i, other in enumerate(siblings) if other.pk == lesson.pk)
     progress = None
     if request.user.is_authenticated:
-        services.lesson_progress_open(learner=request.user, lesson=lesson)
         progress = selectors.lesson_progress_map(learner=request.user, course=lesson.course)
+        services.lesson_progress_open(learner=request.user, lesson=lesson, current=progress.get(lesson.pk))
     done = sum(1 for row in (progress or {}).values() if row.completed_at)
     this = (progress or {}).get(lesson.pk)
     return render(

@@ -167,8 +167,6 @@ def _certificate(event: LearnerEvent, identity: ExternalLearner) -> dict:
 
 
 event_type(name="certificate.issued", verb="certificate_issued", model="credits.certificate")(_certificate)
-# TODO(#7): credits.services.certificate_revoke does not record this event yet
-# (it belongs in its transaction, in credits' file); the payload is ready for when it does.
 event_type(name="certificate.revoked", verb="certificate_revoked", model="credits.certificate")(_certificate)
 
 

@@ -165,7 +165,7 @@ def item_revise(*, item: Item, source: str, user=None) -> ItemVersion | None:
     an unchanged one returns None. Raises ValidationError listing every
     problem; nothing is written then. Locks the item row until commit.
     """
-    item = Item.objects.select_for_update().select_related("course", "current_version").get(pk=item.pk)
+    item = Item.objects.select_for_update(of=("self",)).select_related("course", "current_version").get(pk=item.pk)
     course = item.course
     lessons = {
         lesson.slug: lesson.current_version

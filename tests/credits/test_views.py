@@ -13,6 +13,7 @@ from pypdf import PdfReader
 
 from credits import services
 from credits.models import Certificate, Claim, Evaluation
+from curriculum.models import LearnerEvent
 from tests.credits.factories import activity_with_course, claim_input, everything_complete, lessons_complete
 from tests.factories import UserFactory
 
@@ -182,6 +183,14 @@ def test_verification_page_says_when_a_certificate_was_revoked(client, certifica
     services.certificate_revoke(certificate_id=certificate.pk, actor=UserFactory(is_staff=True), reason="Error")
     body = client.get(reverse("credits:certificate_verify", args=[certificate.code])).content.decode()
     assert "Not valid:" in body and "Revoked on" in body
+
+
+def test_revoking_records_one_outbox_event(certificate):
+    staff = UserFactory(is_staff=True)
+    services.certificate_revoke(certificate_id=certificate.pk, actor=staff, reason="Error")
+    services.certificate_revoke(certificate_id=certificate.pk, actor=staff, reason="Error")  # idempotent
+    events = LearnerEvent.objects.filter(verb="certificate_revoked", object_ref=f"credits.certificate:{certificate.pk}")
+    assert events.count() == 1
 
 
 def test_transcript_csv_lists_own_certificates(learner_client, certificate):

@@ -12,7 +12,9 @@
 - Feeds page with `FeedCursorPagination`.
 - `validate_input()` parses a request with the view's InputSerializer or raises a 400.
 - One error shape, `{"error": {"code", "message", "fields"}}`, from
-  `api_exception_handler`; bad input is a 4xx, never a 500.
+  `api_exception_handler`; bad input is a 4xx, never a 500. The domain's
+  refusals map here too: quizzes' AttemptClosed and AttemptNotAllowed and
+  credits' ClaimRefused are 409s with their own codes.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from credits import selectors as credit_selectors
@@ -284,11 +285,27 @@ class MyCertificateViewSet(ApiPolicy, mixins.ListModelMixin, mixins.RetrieveMode
         return credit_selectors.certificate_for_learner_get(pk=int(pk), learner=self.request.user)  # one query
 
 
+class VerifyRateThrottle(SimpleRateThrottle):
+    """Per client address: the public endpoint has no token or learner to count by.
+
+    Codes carry 128 random bits, so this is about load, not guessing.
+    """
+
+    scope = "lms_verify"
+
+    def get_rate(self) -> str:
+        return getattr(settings, "LMS_API_VERIFY_RATE", "120/min")
+
+    def get_cache_key(self, request, view) -> str:
+        return f"throttle_lms_verify_{self.get_ident(request)}"
+
+
 class CertificateVerifyApi(ApiPolicy, APIView):
     """Public: confirm a certificate by its code. Shows only what the certificate shows."""
 
     authentication_classes = []  # anyone holding the code (printed as a QR code on the certificate)
     permission_classes = [AllowAny]
+    throttle_classes = [VerifyRateThrottle]
 
     @extend_schema(responses=CertificateSerializer, auth=[], operation_id="certificate_verify")
     def get(self, request, code: str) -> Response:

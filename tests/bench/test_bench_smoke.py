@@ -1,0 +1,69 @@
+"""The benchmark keeps working: seed a tiny database, serve it, measure briefly, check the JSON.
+
+Runs `python -m bench.run` in a subprocess (it creates and drops its own
+database, bench_ce_pytest, on the PostgreSQL server of DATABASE_URL, and
+starts its own gunicorn), so nothing here touches the test database. It
+asserts the report's shape and that nothing failed, never a speed: it is a
+smoke test of the harness, not a timed test.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ENDPOINT_KEYS = {
+    "label", "kind", "status", "target_ratio", "target_p95_ms",
+}
+MEASURED_KEYS = {
+    "requests", "errors", "rps", "p50_ms", "p95_ms", "p99_ms", "mean_bytes", "concurrency", "statuses",
+}
+
+
+def _server_url() -> str:
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}"
+
+
+@pytest.mark.postgres
+def test_bench_smoke_writes_a_complete_report_without_errors(tmp_path):
+    """A tiny run reports every endpoint, the journey, item analysis and the machine, with zero errors."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--drop", "--database", "bench_ce_pytest",
+         "--pg-url", _server_url(), "--output", str(tmp_path), "--duration", "1", "--warmup", "0.2",
+         "--journey-seconds", "6", "--only", "catalogue,lesson,attempt_page,attempt_submit,dashboard,api_courses"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (path,) = tmp_path.glob("*.json")
+    report = json.loads(path.read_text())
+
+    assert {"schema", "machine", "settings", "seed", "loadavg", "endpoints", "profile", "journey",
+            "item_analysis", "summary"} <= report.keys()
+    assert {"nproc", "cpu_model", "python", "postgresql", "django", "gunicorn"} <= report["machine"].keys()
+    assert report["seed"]["counts"]["attempts"] > 0
+    assert report["endpoints"].keys() == {"catalogue", "lesson", "attempt_page", "attempt_submit", "dashboard",
+                                          "api_courses"}
+    for key, row in report["endpoints"].items():
+        assert row.keys() >= ENDPOINT_KEYS, key
+        assert row["status"] == "measured", (key, row.get("reason"))
+        assert row.keys() >= MEASURED_KEYS, key
+        assert row["requests"] > 0, key
+        assert row["errors"] == 0, (key, row["error_samples"])
+    assert report["endpoints"]["lesson"]["ratio"] > 0
+    assert report["endpoints"]["lesson"]["floor"]["rps"] > 0
+    journey = report["journey"]
+    assert {"completed", "journeys_per_minute", "errors", "steps"} <= journey.keys()
+    assert journey["errors"] == 0, journey["steps"]
+    assert journey["completed"] > 0
+    assert {"p95_ms", "requests"} <= journey["steps"]["submit post-test"].keys()
+    assert report["summary"]["errors"] == 0
+    assert "targets:" in completed.stdout  # the table was printed
