@@ -37,46 +37,46 @@ class CourseAdmin(admin.ModelAdmin):
     readonly_fields = ["slug", "source_hash", "updated_at"]
 
 
-class LessonSourceForm(forms.ModelForm):
-    source = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 40, "cols": 100}),
-        help_text="The whole lesson file: YAML header and Markdown (see curriculum/content/README.md).",
-    )
+class SourceEditForm(forms.ModelForm):
+    """Edit a versioned record as its content-file text, saved through a service.
 
-    class Meta:
-        model = Lesson
-        fields = ["is_published"]
+    Subclasses set `revise(instance, source, user)`: the service that validates
+    the text with the loader's rules and creates a new immutable version (or
+    returns None when nothing changed), raising ValidationError otherwise.
+    Used for lessons here and for question items in quizzes/admin.py.
+    """
+
+    source = forms.CharField(widget=forms.Textarea(attrs={"rows": 40, "cols": 100}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk and self.instance.current_version_id:
             self.fields["source"].initial = self.instance.current_version.source
 
+    def revise(self, instance, source: str, user):
+        raise NotImplementedError
+
     def clean(self):
         cleaned = super().clean()
         source = cleaned.get("source")
         if source and self.instance.pk:
             try:
-                self._new_version = services.lesson_revise(
-                    lesson=self.instance, source=source, user=getattr(self, "_user", None)
-                )
+                self._new_version = self.revise(self.instance, source, getattr(self, "_user", None))
             except ValidationError as exc:
                 raise forms.ValidationError(exc.messages) from None
         return cleaned
 
 
-@admin.register(Lesson)
-class LessonAdmin(admin.ModelAdmin):
-    form = LessonSourceForm
-    list_display = ["__str__", "position", "is_published", "current_version"]
-    list_filter = ["course", "is_published"]
-    list_select_related = ["course", "current_version"]
+class SourceEditAdmin(admin.ModelAdmin):
+    """Admin for a record edited through SourceEditForm: no add or delete here."""
+
+    new_version_message = "Saved as version {number}."
 
     def has_add_permission(self, request):
-        return False  # new lessons come from content files (load_curriculum)
+        return False  # new records come from content files (load_curriculum)
 
     def has_delete_permission(self, request, obj=None):
-        return False  # learner records rest on lessons; unpublish instead
+        return False  # learner records rest on them; unpublish or deactivate instead
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -84,10 +84,33 @@ class LessonAdmin(admin.ModelAdmin):
         return form
 
     def save_model(self, request, obj, form, change):
-        obj.save(update_fields=["is_published"])
+        obj.save(update_fields=list(self.form.Meta.fields))  # the model fields; "source" is not one
         version = getattr(form, "_new_version", None)
         if version is not None:
-            messages.info(request, f"Saved as version {version.number}.")
+            messages.info(request, self.new_version_message.format(number=version.number))
+
+
+class LessonSourceForm(SourceEditForm):
+    class Meta:
+        model = Lesson
+        fields = ["is_published"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].help_text = (
+            "The whole lesson file: YAML header and Markdown (see curriculum/content/README.md)."
+        )
+
+    def revise(self, instance, source, user):
+        return services.lesson_revise(lesson=instance, source=source, user=user)
+
+
+@admin.register(Lesson)
+class LessonAdmin(SourceEditAdmin):
+    form = LessonSourceForm
+    list_display = ["__str__", "position", "is_published", "current_version"]
+    list_filter = ["course", "is_published"]
+    list_select_related = ["course", "current_version"]
 
 
 @admin.register(LessonVersion)

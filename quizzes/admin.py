@@ -7,12 +7,11 @@ settings (pass mark, attempts, waiting time, draw, review rule) are editable.
 Attempts are read-only: grades change only through the services.
 """
 
-from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from curriculum.admin import SourceEditAdmin, SourceEditForm
 from quizzes import services
 from quizzes.models import Attempt, Item, ItemVersion, Option, Quiz
 
@@ -40,59 +39,30 @@ class ItemVersionAdmin(admin.ModelAdmin):
         return False
 
 
-class ItemSourceForm(forms.ModelForm):
-    source = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 30, "cols": 100}),
-        help_text="The item as YAML, in the item-file format (curriculum/content/README.md).",
-    )
-
+class ItemSourceForm(SourceEditForm):
     class Meta:
         model = Item
         fields = ["is_active"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk and self.instance.current_version_id:
-            self.fields["source"].initial = self.instance.current_version.source
+        self.fields["source"].help_text = (
+            "The item as YAML, in the item-file format (curriculum/content/README.md)."
+        )
 
-    def clean(self):
-        cleaned = super().clean()
-        source = cleaned.get("source")
-        if source and self.instance.pk:
-            try:
-                self._new_version = services.item_revise(
-                    item=self.instance, source=source, user=getattr(self, "_user", None)
-                )
-            except ValidationError as exc:
-                raise forms.ValidationError(exc.messages) from None
-        return cleaned
+    def revise(self, instance, source, user):
+        return services.item_revise(item=instance, source=source, user=user)
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(SourceEditAdmin):
     form = ItemSourceForm
+    new_version_message = "Saved as version {number}; its statistics start afresh."
     list_display = ["key", "course", "pools", "is_active", "current_version"]
     list_filter = ["course", "is_active"]
     search_fields = ["key"]
     readonly_fields = ["course", "key", "current_version"]
     list_select_related = ["course", "current_version__item__course"]
-
-    def has_add_permission(self, request):
-        return False  # new items come from the item files (load_curriculum)
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # responses rest on items; deactivate instead
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        form._user = request.user
-        return form
-
-    def save_model(self, request, obj, form, change):
-        obj.save(update_fields=["is_active"])
-        version = getattr(form, "_new_version", None)
-        if version is not None:
-            messages.info(request, f"Saved as version {version.number}; its statistics start afresh.")
 
 
 @admin.register(Quiz)
