@@ -5,6 +5,7 @@ from django.contrib.auth import login
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import FormView, UpdateView
 
 from accounts.forms import ProfileForm, SignUpForm
@@ -14,11 +15,26 @@ class SignUpView(FormView):
     template_name = "accounts/user_signup.html"
     form_class = SignUpForm
 
+    def dispatch(self, request, *args, **kwargs):
+        # A signed-in learner has an account already: go where they were heading.
+        if request.user.is_authenticated:
+            return redirect(self._next_url())
+        return super().dispatch(request, *args, **kwargs)
+
     def form_valid(self, form):
         user = form.save()
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(self.request, "Welcome! Your account is ready.")
-        return redirect(self.request.GET.get("next") or "curriculum:catalogue")
+        return redirect(self._next_url())
+
+    def _next_url(self) -> str:
+        """`?next=` when it points into this site (never an open redirect), else the catalogue."""
+        target = self.request.GET.get("next", "")
+        if url_has_allowed_host_and_scheme(
+            target, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()
+        ):
+            return target
+        return reverse_lazy("curriculum:catalogue")
 
 
 class ProfileView(LoginRequiredMixin, UpdateView):

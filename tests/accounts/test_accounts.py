@@ -38,6 +38,41 @@ def test_signup_creates_account_with_ce_fields_and_logs_in(client):
     assert client.get(reverse("accounts:profile")).status_code == HTTPStatus.OK
 
 
+SIGNUP_DATA = {
+    "email": "next@example.org",
+    "full_name": "Ana Next",
+    "profession": "nurse",
+    "password1": "a-long-unusual-passphrase",
+    "password2": "a-long-unusual-passphrase",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("next_url", "expected"),
+    [
+        ("/dashboard/", "/dashboard/"),
+        ("https://evil.example.com/phish", "catalogue"),
+        ("//evil.example.com/phish", "catalogue"),
+        ("", "catalogue"),
+    ],
+)
+def test_signup_follows_next_only_within_the_site(client, next_url, expected):
+    response = client.post(reverse("accounts:signup") + "?next=" + next_url, SIGNUP_DATA)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == (reverse("curriculum:catalogue") if expected == "catalogue" else expected)
+
+
+@pytest.mark.django_db
+def test_signup_redirects_a_signed_in_learner(client, django_user_model):
+    user = django_user_model.objects.create_user(email="in@example.org", password="x-long-passphrase")
+    client.force_login(user)
+    response = client.get(reverse("accounts:signup"))
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == reverse("curriculum:catalogue")
+    assert django_user_model.objects.count() == 1
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("field", "value", "message"),
