@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from curriculum.models import LessonProgress
 from lms.models import TOKEN_PREFIX, Enrolment, ExternalLearner, IntegrationToken, Organisation, token_digest
@@ -75,9 +74,12 @@ def progress_feed(
     """Lesson progress of the organisation's learners on the courses it enrolled them in.
 
     Each row carries `external_id` (the learner as the organisation knows
-    them) and `updated_at` (the later of last opened and completed), the
-    feed's cursor. With `completed_only`, completions only, ordered by
-    `completed_at`. One query per page whatever the page size.
+    them) and `updated_at` (the later of last opened and completed, a stored
+    column), the feed's cursor. With `completed_only`, completions only,
+    ordered by `completed_at`. One query per page whatever the page size; the
+    page is read along `curriculum_lp_updated_idx` (or `_completed_idx`) and
+    stops after page size + 1 matching rows, instead of sorting every
+    enrolled learner's progress.
     """
     identity = ExternalLearner.objects.filter(organisation=organisation, user=OuterRef("learner"))
     enrolled = Enrolment.objects.filter(
@@ -85,13 +87,10 @@ def progress_feed(
     )
     qs = (
         LessonProgress.objects.filter(Exists(enrolled))
-        .annotate(
-            external_id=Subquery(identity.values("external_id")[:1]),
-            updated_at=Greatest("last_opened_at", Coalesce("completed_at", "last_opened_at")),
-        )
+        .annotate(external_id=Subquery(identity.values("external_id")[:1]))
         .select_related("lesson__course", "completed_version")
         .only(
-            "first_opened_at", "last_opened_at", "completed_at", "seconds_on_page", "visits",
+            "first_opened_at", "last_opened_at", "completed_at", "updated_at", "seconds_on_page", "visits",
             "learner_id", "lesson__slug", "lesson__course__slug", "completed_version__number",
         )
     )
@@ -100,5 +99,5 @@ def progress_feed(
         if updated_since is not None:
             qs = qs.filter(completed_at__gte=updated_since)
     elif updated_since is not None:
-        qs = qs.filter(Q(updated_at__gte=updated_since))
+        qs = qs.filter(updated_at__gte=updated_since)
     return qs
