@@ -13,7 +13,7 @@ import hmac
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
-from curriculum.models import LessonProgress
+from curriculum.models import Lesson, LessonProgress
 from lms.models import TOKEN_PREFIX, Enrolment, ExternalLearner, IntegrationToken, Organisation, token_digest
 
 
@@ -39,17 +39,35 @@ def integration_token_authenticate(*, raw: str) -> IntegrationToken | None:
 
 
 def learner_progress_list(*, learner) -> QuerySet[LessonProgress]:
-    """The learner's own lesson progress, newest activity first. One query."""
+    """The learner's own lesson progress, newest activity first. One query.
+
+    `.only()` what the API shows: the completed version's row carries the
+    lesson's whole source and HTML, which the list never needs.
+    """
     return (
         LessonProgress.objects.filter(learner=learner)
-        .select_related("lesson__course", "lesson__current_version", "completed_version")
-        .defer(
-            "lesson__current_version__source",
-            "lesson__current_version__body_html",
-            "lesson__current_version__toc_html",
-            "lesson__course__description_html",
+        .select_related("lesson__course", "completed_version")
+        .only(
+            "first_opened_at", "last_opened_at", "completed_at", "seconds_on_page", "visits",
+            "lesson__slug", "lesson__course__slug", "completed_version__number",
         )
         .order_by("-last_opened_at", "-pk")
+    )
+
+
+def lesson_content_key(*, course_slug: str, lesson_slug: str) -> tuple[int, int, int]:
+    """(lesson id, current version id, position) of a published lesson. One small query.
+
+    What the API's lesson payload depends on besides the URL: versions are
+    immutable and a revision makes a new one, so a payload cached under this
+    key is never stale (lms/api/v1/views.py). Reads no lesson text. Raises
+    Lesson.DoesNotExist, as `curriculum.selectors.lesson_detail_get` would.
+    """
+    return (
+        Lesson.objects.published()
+        .filter(course__slug=course_slug, course__is_published=True, slug=lesson_slug)
+        .values_list("pk", "current_version_id", "position")
+        .get()
     )
 
 

@@ -128,8 +128,32 @@ class LessonDetailApi(ApiPolicy, APIView):
 
     @extend_schema(responses=OutputSerializer, operation_id="lesson_retrieve")
     def get(self, request, course_slug: str, lesson_slug: str) -> Response:
-        lesson = curriculum_selectors.lesson_detail_get(course_slug=course_slug, lesson_slug=lesson_slug)
-        return Response(self.OutputSerializer(lesson).data)
+        # One small query for the key; the lesson's text (about 80 kB with its
+        # source) is read and serialised only when this process has not yet.
+        key = (course_slug, lesson_slug, *selectors.lesson_content_key(course_slug=course_slug, lesson_slug=lesson_slug))
+        data = _LESSON_PAYLOADS.get(key)
+        if data is None:
+            lesson = curriculum_selectors.lesson_detail_get(course_slug=course_slug, lesson_slug=lesson_slug)
+            data = dict(self.OutputSerializer(lesson).data)  # plain: holds no serializer or lesson
+            if key[2:] == (lesson.pk, lesson.current_version_id, lesson.position):  # not revised in between
+                _lesson_payload_store(key, data)
+        return Response(data)
+
+
+# The lesson payload per process, keyed by what it is built from: (course slug,
+# lesson slug, lesson id, current version id, position). A revision creates a
+# new version, hence a new key, so an entry is never stale, only unused; the
+# oldest go once there are _LESSON_PAYLOADS_MAX (a course has a handful of
+# lessons, each revised now and then). Per process, so nothing to invalidate
+# across servers.
+_LESSON_PAYLOADS: dict[tuple, dict] = {}
+_LESSON_PAYLOADS_MAX = 256
+
+
+def _lesson_payload_store(key: tuple, data: dict) -> None:
+    while len(_LESSON_PAYLOADS) >= _LESSON_PAYLOADS_MAX:
+        _LESSON_PAYLOADS.pop(next(iter(_LESSON_PAYLOADS)), None)
+    _LESSON_PAYLOADS[key] = data
 
 
 # --- the signed-in learner's progress --------------------------------------------------
