@@ -129,3 +129,55 @@ def _ext(user_id: int) -> str:
 
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(timezone.get_current_timezone()).isoformat().replace("+00:00", "Z")
+
+
+def test_feed_rows_equal_the_serializers_output(organisation):
+    """The feeds' hand-built rows are exactly what FeedRowSerializer (the schema's description) gives."""
+    from lms import selectors
+    from lms.api.v1.views import FeedRowSerializer, feed_rows
+
+    rows = _progress(organisation, learners=2, lessons=2)
+    lesson_progress_complete(learner=rows[0].learner, lesson=rows[0].lesson, served_token=None, max_minutes=60)
+    page = list(selectors.progress_feed(organisation=organisation).order_by("updated_at", "pk"))
+    assert any(p.completed_at for p in page) and any(p.completed_at is None for p in page)
+    assert feed_rows(page) == FeedRowSerializer(page, many=True).data
+    assert [list(row) for row in feed_rows(page)] == [list(row) for row in FeedRowSerializer(page, many=True).data]
+
+
+def test_token_last_used_time_is_written_once_per_interval(token_client, django_assert_num_queries):
+    from lms.models import IntegrationToken
+    from lms.services import TOKEN_TOUCH_INTERVAL
+
+    client = token_client(Scope.PROGRESS_READ)
+    url = reverse("v1:progress-feed-list")
+    with django_assert_num_queries(3):  # token, last-used update, page
+        client.get(url)
+    first = IntegrationToken.objects.get().last_used_at
+    with django_assert_num_queries(2):  # within the interval: no write
+        client.get(url)
+    assert IntegrationToken.objects.get().last_used_at == first
+    stale = first - TOKEN_TOUCH_INTERVAL
+    IntegrationToken.objects.update(last_used_at=stale)
+    with django_assert_num_queries(3):  # the interval has passed: written again
+        client.get(url)
+    assert IntegrationToken.objects.get().last_used_at > stale
+
+
+def test_throttle_keeps_one_counter_per_window_not_a_history(token_client, settings):
+    """The per-token limit costs the same at any rate: a counter, not a list of request times."""
+    from unittest import mock
+
+    from lms.api.v1.base import FixedWindowThrottle
+    from lms.models import IntegrationToken
+
+    settings.LMS_API_TOKEN_RATE = "3/min"
+    client = token_client(Scope.PROGRESS_READ)
+    url = reverse("v1:progress-feed-list")
+    now = 1_800_000_015.0  # 15 s into a minute; the clock is held still
+    with mock.patch.object(FixedWindowThrottle, "timer", staticmethod(lambda: now)):
+        assert [client.get(url).status_code for _ in range(4)] == [200, 200, 200, 429]
+        token = IntegrationToken.objects.get()
+        assert cache.get(f"throttle_lms_token_{token.pk}:{int(now // 60)}") == 4
+        assert int(client.get(url)["Retry-After"]) == 45
+    with mock.patch.object(FixedWindowThrottle, "timer", staticmethod(lambda: now + 60)):
+        assert client.get(url).status_code == 200  # the next window
