@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from curriculum.models import Lesson, LessonProgress
 from lms.models import TOKEN_PREFIX, Enrolment, ExternalLearner, IntegrationToken, Organisation, token_digest
@@ -97,14 +97,23 @@ def progress_feed(
     ordered by `completed_at`. One query per page whatever the page size; the
     page is read along `curriculum_lp_updated_idx` (or `_completed_idx`) and
     stops after page size + 1 matching rows, instead of sorting every
-    enrolled learner's progress.
+    enrolled learner's progress. Each row walked costs two unique-index
+    probes (identity, enrolment), so a page reads about page size ÷ the
+    organisation's share of all progress rows: constant as learners grow in
+    proportion, more rows walked for an organisation with a small share.
     """
-    identity = ExternalLearner.objects.filter(organisation=organisation, user=OuterRef("learner"))
+    identity = ExternalLearner.objects.filter(organisation=organisation, user=OuterRef("learner")).order_by()
     enrolled = Enrolment.objects.filter(
         learner__organisation=organisation, learner__user=OuterRef("learner"), course=OuterRef("lesson__course")
-    )
+    ).order_by()
     qs = (
-        LessonProgress.objects.filter(Exists(enrolled))
+        # "Has an enrolment" as a scalar subquery, not Exists(): PostgreSQL
+        # turns EXISTS into a semi-join, and with its estimate for it (one
+        # row) joined every enrolment to every row walked (126,894
+        # comparisons for a page of 51 at 2,000 learners, 55 ms); a scalar
+        # subquery stays a per-row index probe along the feed's index (6 ms).
+        LessonProgress.objects.alias(enrolment=Subquery(enrolled.values("pk")[:1]))
+        .filter(enrolment__isnull=False)
         .annotate(external_id=Subquery(identity.values("external_id")[:1]))
         .select_related("lesson__course", "completed_version")
         .only(
