@@ -19,9 +19,8 @@ import io
 from pathlib import Path
 
 import segno
-from fpdf import FPDF
-
 from django.utils import timezone
+from fpdf import FPDF
 
 from credits.models import Certificate, CertificatePdf
 

@@ -45,9 +45,11 @@ def test_second_download_draws_nothing_and_serves_the_stored_bytes(
     learner_client, certificate, django_assert_num_queries
 ):
     first = _download(learner_client, certificate)
-    with mock.patch("credits.pdf.certificate_pdf", wraps=pdf.certificate_pdf) as draw:
-        with django_assert_num_queries(4):  # session, user, certificate, stored PDF
-            second = _download(learner_client, certificate)
+    with (
+        mock.patch("credits.pdf.certificate_pdf", wraps=pdf.certificate_pdf) as draw,
+        django_assert_num_queries(4),  # session, user, certificate, stored PDF
+    ):
+        second = _download(learner_client, certificate)
     draw.assert_not_called()
     assert second.content == first.content
     assert CertificatePdf.objects.count() == 1
