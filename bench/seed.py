@@ -88,8 +88,8 @@ def _constant_defaults(model, given: list[str]) -> tuple[list[str], list]:
     columns, values = [], []
     now = timezone.now()
     for f in model._meta.concrete_fields:
-        if f.column in given or f.primary_key:
-            continue
+        if f.column in given or f.primary_key or f.generated:
+            continue  # a generated column (LessonProgress.updated_at) is the database's to write
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             value = now
         elif f.has_default():

@@ -291,6 +291,28 @@ class CertificateRevocation(models.Model):
         return f"Revoked {self.certificate_id}"
 
 
+class CertificatePdf(models.Model):
+    """A certificate's PDF as first drawn (issue #8: drawing costs 150-250 ms of CPU).
+
+    A separate row, so the certificate itself is never updated. Only a valid
+    certificate's PDF is stored: a revoked or superseded one is drawn with
+    its status line on every download (rare), never served from here.
+    `source_key` hashes everything printed (the certificate's fields, the
+    verification URL, the layout's version, credits/pdf.py), so a stored PDF
+    is served only while it is what a fresh drawing would give.
+    """
+
+    # CASCADE: derived data, drawn again on demand; it must never hold a certificate back.
+    certificate = models.OneToOneField(Certificate, on_delete=models.CASCADE, related_name="pdf")
+    source_key = models.CharField(max_length=64)
+    body = models.BinaryField()
+    digest = models.CharField(max_length=64, help_text="sha256 of body: the download's ETag.")
+    rendered_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"PDF of certificate {self.certificate_id}"
+
+
 class ClaimReport(models.Model):
     """A claim reported to an accreditor's system (CPE Monitor, PARS, CE Broker). Append-only."""
 

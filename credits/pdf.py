@@ -4,20 +4,35 @@ No system library or browser is needed. The text is set in DejaVu Sans,
 vendored in credits/fonts/ with its licence and embedded (subset) in each
 PDF, so a learner's name prints exactly as entered, in any Latin, Greek or
 Cyrillic script (Łucja Żółć, Müller, Ødegaard).
+
+Drawing a page costs 150-250 ms of CPU, and a certificate never changes once
+issued, so `certificate_pdf_stored` draws a valid certificate once and keeps
+the bytes (`CertificatePdf`, issue #8); existing certificates are filled in
+on their first download. A revoked or superseded certificate is drawn on
+every download, with its status line, and never stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
 import segno
+from django.utils import timezone
 from fpdf import FPDF
 
-from credits.models import Certificate
+from credits.models import Certificate, CertificatePdf
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
+# Bump when certificate_pdf draws differently: every stored PDF is then drawn again.
+LAYOUT_VERSION = 1
+# The certificate's fields certificate_pdf prints (credit_line is built from credit_type, amount, credit_label).
+PRINTED_FIELDS = (
+    "learner_name", "profession", "activity_title", "completed_on", "credit_type", "credit_label", "amount",
+    "uan", "designation_statement", "accreditation_statement", "provider_name", "provider_address", "issued_at",
+)
 
 
 def qr_png(url: str) -> bytes:
@@ -82,3 +97,30 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str, status: str = 
         f"Issued {certificate.issued_at:%d %B %Y}. Verify this certificate at {verify_url}"
     ), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def source_key(certificate: Certificate, *, verify_url: str) -> str:
+    """sha256 of everything a valid certificate's PDF is drawn from."""
+    parts = [str(LAYOUT_VERSION), verify_url, *(str(getattr(certificate, name)) for name in PRINTED_FIELDS)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def certificate_pdf_stored(certificate: Certificate, *, verify_url: str) -> tuple[bytes, str]:
+    """A valid certificate's PDF and its sha256, drawn on first download and stored.
+
+    One query when stored; otherwise a drawing and update_or_create (two or
+    three queries). Two first downloads at once both draw; the unique
+    certificate keeps one row, and both answers carry the same text. Call it
+    only for a valid certificate: a revoked one must show its status.
+    """
+    key = source_key(certificate, verify_url=verify_url)
+    stored = CertificatePdf.objects.filter(certificate=certificate).values_list("source_key", "body", "digest").first()
+    if stored is not None and stored[0] == key:
+        return bytes(stored[1]), stored[2]
+    body = certificate_pdf(certificate, verify_url=verify_url)
+    digest = hashlib.sha256(body).hexdigest()
+    CertificatePdf.objects.update_or_create(
+        certificate=certificate,
+        defaults={"source_key": key, "body": body, "digest": digest, "rendered_at": timezone.now()},
+    )
+    return body, digest

@@ -173,11 +173,27 @@ def certificate_detail(request, pk: int):
 
 @login_required
 def certificate_pdf(request, pk: int):
+    """The certificate as a PDF: a valid one as stored (drawn once), a revoked one drawn with its status.
+
+    `Cache-Control: private, no-cache` with an ETag: the browser may keep a
+    copy but asks each time, so a revocation is never hidden by its cache.
+    """
     certificate = _own_certificate_or_404(request, pk)
-    body = pdf.certificate_pdf(certificate, verify_url=_verify_url(request, certificate.code),
-                               status=_status(certificate))
-    response = HttpResponse(body, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="certificate-{certificate.pk}.pdf"'
+    verify_url = _verify_url(request, certificate.code)
+    status = _status(certificate)
+    if status:
+        body, etag = pdf.certificate_pdf(certificate, verify_url=verify_url, status=status), None
+    else:
+        body, digest = pdf.certificate_pdf_stored(certificate, verify_url=verify_url)
+        etag = f'"{digest}"'
+    if etag is not None and etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponse(status=HTTPStatus.NOT_MODIFIED)
+    else:
+        response = HttpResponse(body, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="certificate-{certificate.pk}.pdf"'
+    response["Cache-Control"] = "private, no-cache"
+    if etag is not None:
+        response["ETag"] = etag
     return response
 
 

@@ -129,7 +129,41 @@ class ScopePermission(BasePermission):
 # --- throttling ------------------------------------------------------------------------
 
 
-class TokenRateThrottle(SimpleRateThrottle):
+class FixedWindowThrottle(SimpleRateThrottle):
+    """A counter per key and time window: one `add` and one `incr` per request.
+
+    DRF's SimpleRateThrottle keeps every request's timestamp in the cache and
+    reads, trims and writes the whole list back on each request: its cost
+    grows with the rate (issue #8). A fixed window costs the same at any rate;
+    the price is that a client may send up to twice the rate across a window
+    boundary, which is fine for a load limit (it is not a security control).
+    """
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        now = self.timer()
+        window = int(now // self.duration)
+        key = f"{self.key}:{window}"
+        self.window_end = (window + 1) * self.duration
+        # add() is a no-op when the window's counter exists; incr() is atomic in
+        # LocMem, Redis and memcached, so concurrent requests are all counted.
+        self.cache.add(key, 0, timeout=self.duration + 1)
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self.cache.add(key, 1, timeout=self.duration + 1)
+            count = 1
+        return count <= self.num_requests
+
+    def wait(self) -> float:
+        return max(self.window_end - self.timer(), 1.0)
+
+
+class TokenRateThrottle(FixedWindowThrottle):
     """Per integration token, whoever shares it."""
 
     scope = "lms_token"
@@ -142,7 +176,7 @@ class TokenRateThrottle(SimpleRateThrottle):
         return f"throttle_lms_token_{token.pk}" if token else None
 
 
-class LearnerRateThrottle(SimpleRateThrottle):
+class LearnerRateThrottle(FixedWindowThrottle):
     """Per signed-in learner."""
 
     scope = "lms_learner"

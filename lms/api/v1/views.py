@@ -128,8 +128,32 @@ class LessonDetailApi(ApiPolicy, APIView):
 
     @extend_schema(responses=OutputSerializer, operation_id="lesson_retrieve")
     def get(self, request, course_slug: str, lesson_slug: str) -> Response:
-        lesson = curriculum_selectors.lesson_detail_get(course_slug=course_slug, lesson_slug=lesson_slug)
-        return Response(self.OutputSerializer(lesson).data)
+        # One small query for the key; the lesson's text (about 80 kB with its
+        # source) is read and serialised only when this process has not yet.
+        key = (course_slug, lesson_slug, *selectors.lesson_content_key(course_slug=course_slug, lesson_slug=lesson_slug))
+        data = _LESSON_PAYLOADS.get(key)
+        if data is None:
+            lesson = curriculum_selectors.lesson_detail_get(course_slug=course_slug, lesson_slug=lesson_slug)
+            data = dict(self.OutputSerializer(lesson).data)  # plain: holds no serializer or lesson
+            if key[2:] == (lesson.pk, lesson.current_version_id, lesson.position):  # not revised in between
+                _lesson_payload_store(key, data)
+        return Response(data)
+
+
+# The lesson payload per process, keyed by what it is built from: (course slug,
+# lesson slug, lesson id, current version id, position). A revision creates a
+# new version, hence a new key, so an entry is never stale, only unused; the
+# oldest go once there are _LESSON_PAYLOADS_MAX (a course has a handful of
+# lessons, each revised now and then). Per process, so nothing to invalidate
+# across servers.
+_LESSON_PAYLOADS: dict[tuple, dict] = {}
+_LESSON_PAYLOADS_MAX = 256
+
+
+def _lesson_payload_store(key: tuple, data: dict) -> None:
+    while len(_LESSON_PAYLOADS) >= _LESSON_PAYLOADS_MAX:
+        _LESSON_PAYLOADS.pop(next(iter(_LESSON_PAYLOADS)), None)
+    _LESSON_PAYLOADS[key] = data
 
 
 # --- the signed-in learner's progress --------------------------------------------------
@@ -270,6 +294,40 @@ class FeedRowSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(help_text="The later of last opened and completed; the feed's order.")
 
 
+_DATETIME = serializers.DateTimeField()  # its to_representation: DRF's ISO 8601 with "Z", in one place
+
+
+def feed_rows(page: list) -> list[dict]:
+    """A feed page as FeedRowSerializer(many=True).data gives it, without its per-field machinery.
+
+    Fifty rows times nine fields through DRF's fields cost more than the
+    page's query (issue #8); this builds the same dicts, same keys and order.
+    tests/lms/test_api_feeds.py checks it against the serializer, which stays
+    the schema's description.
+    """
+    when = _DATETIME.to_representation
+    return [
+        {
+            "external_id": p.external_id,
+            "course": p.lesson.course.slug,
+            "lesson": p.lesson.slug,
+            "first_opened_at": when(p.first_opened_at),
+            "last_opened_at": when(p.last_opened_at),
+            "completed_at": when(p.completed_at),
+            "completed_version": p.completed_version.number if p.completed_version_id is not None else None,
+            "seconds_on_page": p.seconds_on_page,
+            "updated_at": when(p.updated_at),
+        }
+        for p in page
+    ]
+
+
+class FeedListMixin:
+    def list(self, request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(feed_rows(page))
+
+
 class FeedQuerySerializer(serializers.Serializer):
     # Validated from a plain dict, not the QueryDict: DRF reads a blank form
     # value as "not given", but `?updated_since=` is a mistake to report.
@@ -283,7 +341,7 @@ class FeedQuerySerializer(serializers.Serializer):
 
 
 @extend_schema(parameters=[FeedQuerySerializer])
-class ProgressFeedViewSet(ApiPolicy, mixins.ListModelMixin, viewsets.GenericViewSet):
+class ProgressFeedViewSet(ApiPolicy, FeedListMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Lesson progress of your learners on the courses you enrolled them in, oldest change first."""
 
     required_scope = Scope.PROGRESS_READ
@@ -302,7 +360,7 @@ class CompletionFeedPagination(FeedCursorPagination):
 
 
 @extend_schema(parameters=[FeedQuerySerializer])
-class CompletionFeedViewSet(ApiPolicy, mixins.ListModelMixin, viewsets.GenericViewSet):
+class CompletionFeedViewSet(ApiPolicy, FeedListMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Lesson completions of your learners, in completion order; `updated_since` filters on completed_at."""
 
     required_scope = Scope.COMPLETIONS_READ

@@ -1,0 +1,183 @@
+"""The progress and completions feeds over the stored `LessonProgress.updated_at` (issue #8).
+
+The feeds are ordered and paged by a generated, indexed column; these tests
+pin what must not change with it: pages without gaps or repeats when many
+rows share one timestamp (ties broken by id), `updated_since`, the column
+following every write path, and a query count independent of the number of
+learners. They run on SQLite and, under `make test-pg`, on PostgreSQL.
+"""
+
+import datetime as dt
+from http import HTTPStatus
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from curriculum.models import LessonProgress
+from curriculum.services import lesson_progress_complete, lesson_progress_open
+from lms.models import Scope
+from tests.factories import CourseFactory, LessonFactory
+from tests.lms.factories import EnrolmentFactory
+from tests.lms.schema import assert_matches_schema
+
+pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _progress(organisation, *, learners: int, lessons: int = 2) -> list[LessonProgress]:
+    """`learners` enrolled learners, each having opened `lessons` lessons of one course."""
+    course = CourseFactory()
+    course_lessons = LessonFactory.create_batch(lessons, course=course)
+    for _ in range(learners):
+        user = EnrolmentFactory(learner__organisation=organisation, course=course).learner.user
+        for lesson in course_lessons:
+            lesson_progress_open(learner=user, lesson=lesson)
+    return list(LessonProgress.objects.filter(lesson__course=course).order_by("pk"))
+
+
+def _walk(client, url: str, params: dict) -> list[dict]:
+    rows, first = [], True
+    while url:
+        response = client.get(url, params if first else None)
+        assert response.status_code == HTTPStatus.OK, response.content
+        assert_matches_schema(response)
+        rows += response.json()["results"]
+        url, first = response.json()["next"], False
+    return rows
+
+
+def test_updated_at_is_the_later_of_last_opened_and_completed_on_every_write_path(organisation):
+    rows = _progress(organisation, learners=1, lessons=2)
+    LessonProgress.objects.filter(pk=rows[0].pk).update(last_opened_at=T0, first_opened_at=T0, completed_at=None)
+    assert LessonProgress.objects.get(pk=rows[0].pk).updated_at == T0
+    later = T0 + dt.timedelta(hours=2)
+    LessonProgress.objects.filter(pk=rows[0].pk).update(completed_at=later, completed_version=rows[0].lesson.current_version)
+    assert LessonProgress.objects.get(pk=rows[0].pk).updated_at == later
+    LessonProgress.objects.filter(pk=rows[0].pk).update(last_opened_at=later + dt.timedelta(hours=1))
+    assert LessonProgress.objects.get(pk=rows[0].pk).updated_at == later + dt.timedelta(hours=1)
+    # ... and through the service the lesson page calls
+    lesson_progress_complete(learner=rows[1].learner, lesson=rows[1].lesson, served_token=None, max_minutes=60)
+    done = LessonProgress.objects.get(pk=rows[1].pk)
+    assert done.updated_at == max(done.last_opened_at, done.completed_at)
+
+
+def test_progress_feed_pages_through_tied_timestamps_in_id_order(token_client, organisation):
+    """Seven rows share one updated_at across pages of two: each once, ties in id order."""
+    rows = _progress(organisation, learners=4, lessons=2)  # 8 rows
+    tied, later = rows[:7], rows[7]
+    LessonProgress.objects.filter(pk__in=[p.pk for p in tied]).update(first_opened_at=T0, last_opened_at=T0)
+    LessonProgress.objects.filter(pk=later.pk).update(first_opened_at=T0, last_opened_at=T0 + dt.timedelta(seconds=1))
+    client = token_client(Scope.PROGRESS_READ)
+    seen = _walk(client, reverse("v1:progress-feed-list"), {"page_size": 2})
+    # The seven tied rows in id order, then the later one: no gap, no repeat.
+    assert [(r["external_id"], r["lesson"]) for r in seen] == [(_ext(p.learner_id), p.lesson.slug) for p in rows]
+    assert [r["updated_at"] for r in seen] == [_iso(T0)] * 7 + [_iso(T0 + dt.timedelta(seconds=1))]
+
+
+def test_progress_feed_updated_since_includes_rows_at_exactly_that_time(token_client, organisation):
+    rows = _progress(organisation, learners=3, lessons=1)
+    LessonProgress.objects.filter(pk=rows[0].pk).update(first_opened_at=T0, last_opened_at=T0 - dt.timedelta(seconds=1))
+    LessonProgress.objects.filter(pk__in=[rows[1].pk, rows[2].pk]).update(first_opened_at=T0, last_opened_at=T0)
+    client = token_client(Scope.PROGRESS_READ)
+    seen = _walk(client, reverse("v1:progress-feed-list"), {"page_size": 1, "updated_since": T0.isoformat()})
+    assert [r["updated_at"] for r in seen] == [_iso(T0), _iso(T0)]
+    assert {r["external_id"] for r in seen} == {_ext(rows[1].learner_id), _ext(rows[2].learner_id)}
+
+
+def test_completions_feed_pages_through_tied_completion_times(token_client, organisation):
+    rows = _progress(organisation, learners=3, lessons=2)  # 6 rows, 5 completed at one instant
+    for p in rows[:5]:
+        LessonProgress.objects.filter(pk=p.pk).update(completed_at=T0, completed_version=p.lesson.current_version)
+    client = token_client(Scope.COMPLETIONS_READ)
+    seen = _walk(client, reverse("v1:completion-feed-list"), {"page_size": 2})
+    assert [(r["external_id"], r["lesson"]) for r in seen] == [
+        (_ext(p.learner_id), p.lesson.slug) for p in rows[:5]
+    ]
+    since = _walk(client, reverse("v1:completion-feed-list"), {"updated_since": (T0 + dt.timedelta(seconds=1)).isoformat()})
+    assert since == []
+
+
+@pytest.mark.parametrize("learners", [3, 30])
+def test_feed_query_counts_do_not_grow_with_learners(token_client, organisation, django_assert_num_queries, learners):
+    _progress(organisation, learners=learners, lessons=2)
+    progress = token_client(Scope.PROGRESS_READ)
+    progress.get(reverse("v1:course-list"))  # the token's last-used time is written once a minute, not here
+    with django_assert_num_queries(2):  # token, one page
+        response = progress.get(reverse("v1:progress-feed-list"), {"page_size": 10})
+    assert len(response.json()["results"]) == min(10, 2 * learners)
+    completions = token_client(Scope.COMPLETIONS_READ)
+    completions.get(reverse("v1:course-list"))
+    with django_assert_num_queries(2):  # token, one page
+        completions.get(reverse("v1:completion-feed-list"), {"page_size": 10})
+
+
+def _ext(user_id: int) -> str:
+    from lms.models import ExternalLearner
+
+    return ExternalLearner.objects.get(user_id=user_id).external_id
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(timezone.get_current_timezone()).isoformat().replace("+00:00", "Z")
+
+
+def test_feed_rows_equal_the_serializers_output(organisation):
+    """The feeds' hand-built rows are exactly what FeedRowSerializer (the schema's description) gives."""
+    from lms import selectors
+    from lms.api.v1.views import FeedRowSerializer, feed_rows
+
+    rows = _progress(organisation, learners=2, lessons=2)
+    lesson_progress_complete(learner=rows[0].learner, lesson=rows[0].lesson, served_token=None, max_minutes=60)
+    page = list(selectors.progress_feed(organisation=organisation).order_by("updated_at", "pk"))
+    assert any(p.completed_at for p in page) and any(p.completed_at is None for p in page)
+    assert feed_rows(page) == FeedRowSerializer(page, many=True).data
+    assert [list(row) for row in feed_rows(page)] == [list(row) for row in FeedRowSerializer(page, many=True).data]
+
+
+def test_token_last_used_time_is_written_once_per_interval(token_client, django_assert_num_queries):
+    from lms.models import IntegrationToken
+    from lms.services import TOKEN_TOUCH_INTERVAL
+
+    client = token_client(Scope.PROGRESS_READ)
+    url = reverse("v1:progress-feed-list")
+    with django_assert_num_queries(3):  # token, last-used update, page
+        client.get(url)
+    first = IntegrationToken.objects.get().last_used_at
+    with django_assert_num_queries(2):  # within the interval: no write
+        client.get(url)
+    assert IntegrationToken.objects.get().last_used_at == first
+    stale = first - TOKEN_TOUCH_INTERVAL
+    IntegrationToken.objects.update(last_used_at=stale)
+    with django_assert_num_queries(3):  # the interval has passed: written again
+        client.get(url)
+    assert IntegrationToken.objects.get().last_used_at > stale
+
+
+def test_throttle_keeps_one_counter_per_window_not_a_history(token_client, settings):
+    """The per-token limit costs the same at any rate: a counter, not a list of request times."""
+    from unittest import mock
+
+    from lms.api.v1.base import FixedWindowThrottle
+    from lms.models import IntegrationToken
+
+    settings.LMS_API_TOKEN_RATE = "3/min"
+    client = token_client(Scope.PROGRESS_READ)
+    url = reverse("v1:progress-feed-list")
+    now = 1_800_000_015.0  # 15 s into a minute; the clock is held still
+    with mock.patch.object(FixedWindowThrottle, "timer", staticmethod(lambda: now)):
+        assert [client.get(url).status_code for _ in range(4)] == [200, 200, 200, 429]
+        token = IntegrationToken.objects.get()
+        assert cache.get(f"throttle_lms_token_{token.pk}:{int(now // 60)}") == 4
+        assert int(client.get(url)["Retry-After"]) == 45
+    with mock.patch.object(FixedWindowThrottle, "timer", staticmethod(lambda: now + 60)):
+        assert client.get(url).status_code == 200  # the next window
