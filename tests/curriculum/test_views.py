@@ -3,7 +3,6 @@
 import datetime as dt
 import time
 from http import HTTPStatus
-
 from io import StringIO
 
 import pytest
