@@ -194,6 +194,17 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "lms_cache"}
     ),
 }
+# Sessions live in the database, which every app server shares. With a shared
+# Redis, "cached_db" reads a session from Redis and writes both, so a signed-in
+# request skips the session query; signing out or a password change deletes or
+# rotates both copies, so no server accepts a session another one ended. Never
+# a per-process cache ("default"): a session ended on one server would stay
+# valid on the others until it expired there. Without Redis the database cache
+# would cost the query it saves, so sessions stay plain "db". Trade-off: with
+# this on, signed-in pages need Redis up, as LTI launches already do.
+if LMS_CACHE_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_CACHE_ALIAS = "lms"
 
 # Security headers. The CSP is strict: no inline script or style anywhere.
 CONTENT_SECURITY_POLICY = {

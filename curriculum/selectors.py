@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Sum
+import functools
+
+from django.db.models import Count, FilteredRelation, IntegerField, OuterRef, Prefetch, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from curriculum.models import Course, Interaction, Lesson, LessonProgress, Objective
-
-# Lists never need a version's body; leaving it out keeps outline queries small.
-_VERSION_HEAVY = ("current_version__source", "current_version__body_html", "current_version__toc_html")
+from curriculum.models import Course, Interaction, Lesson, LessonProgress, LessonVersion, Objective
 
 
 def course_list(*, learner=None):
@@ -40,13 +39,25 @@ def course_list(*, learner=None):
     return qs.order_by("title")
 
 
-def course_outline_get(*, slug: str) -> Course:
+def course_outline_get(*, slug: str, learner=None) -> Course:
     """A published course with its published lessons (titles only) and active objectives.
 
-    Three queries whatever the course size. Raises Course.DoesNotExist.
+    With a signed-in `learner`, each lesson carries `mine`: that learner's
+    progress row or None, joined into the lessons query. Three queries
+    whatever the course size. Raises Course.DoesNotExist.
     """
-    lessons = Lesson.objects.published().select_related("current_version").defer(*_VERSION_HEAVY)
-    return Course.objects.published().prefetch_related(
+    # The outline needs two fields of each version; `only` also skips decoding
+    # its JSON (objectives, references, anchors), a third of this page's Python.
+    lessons = (
+        Lesson.objects.published()
+        .select_related("current_version")
+        .only("slug", "position", "course_id", "current_version__title", "current_version__estimated_minutes")
+    )
+    if learner is not None and learner.is_authenticated:
+        lessons = lessons.annotate(
+            mine=FilteredRelation("progress", condition=Q(progress__learner=learner))
+        ).select_related("mine")
+    course = Course.objects.published().prefetch_related(
         Prefetch("lessons", queryset=lessons.order_by("position"), to_attr="published_lessons"),
         Prefetch(
             "objectives",
@@ -54,6 +65,9 @@ def course_outline_get(*, slug: str) -> Course:
             to_attr="active_objectives",
         ),
     ).get(slug=slug)
+    for lesson in course.published_lessons:
+        _without_progress(lesson)
+    return course
 
 
 def lesson_detail_get(*, course_slug: str, lesson_slug: str) -> Lesson:
@@ -66,6 +80,70 @@ def lesson_detail_get(*, course_slug: str, lesson_slug: str) -> Lesson:
         .select_related("course", "current_version")
         .get(course__slug=course_slug, course__is_published=True, slug=lesson_slug)
     )
+
+
+def lesson_page_list(*, course_slug: str, learner=None) -> list[Lesson]:
+    """A published course's published lessons in order, for the lesson page. One query.
+
+    Each lesson carries its course (slug and title), its current version's
+    title, minutes and content hash (not its body: see `lesson_version_get`),
+    and, for a signed-in learner, `mine`: that learner's progress row or None,
+    joined in the same query (the row is unique per learner and lesson, so
+    the join adds no rows). Empty if the course is not published.
+    """
+    qs = (
+        Lesson.objects.published()
+        .filter(course__slug=course_slug, course__is_published=True)
+        .select_related("course", "current_version")
+        .only(
+            "slug", "position", "course_id", "current_version_id",
+            "course__slug", "course__title",
+            "current_version__title", "current_version__estimated_minutes", "current_version__content_hash",
+        )
+        .order_by("position")
+    )
+    if learner is None or not learner.is_authenticated:
+        return [_without_progress(lesson) for lesson in qs]
+    # FilteredRelation puts the learner in the JOIN's ON clause, so lessons
+    # the learner never opened stay in the list (select_related then sets no
+    # attribute at all, hence the default).
+    qs = qs.annotate(mine=FilteredRelation("progress", condition=Q(progress__learner=learner))).select_related("mine")
+    return [_without_progress(lesson) for lesson in qs]
+
+
+def _without_progress(lesson: Lesson) -> Lesson:
+    if not hasattr(lesson, "mine"):
+        lesson.mine = None
+    return lesson
+
+
+# What the lesson page shows of a version beyond its title.
+_VERSION_PAGE_FIELDS = (
+    "lesson_id", "number", "title", "estimated_minutes", "last_reviewed", "objectives", "toc_html", "body_html",
+    "content_hash",
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _lesson_version_cached(version_id: int, content_hash: str) -> LessonVersion:
+    return LessonVersion.objects.only(*_VERSION_PAGE_FIELDS).get(pk=version_id, content_hash=content_hash)
+
+
+def lesson_version_get(*, version_id: int, content_hash: str) -> LessonVersion:
+    """A lesson version's page content (title, objectives, contents, body). One query, none when cached.
+
+    Cached in this process by id: a version is never updated (a change is a
+    new row with a new id, and the lesson's `current_version` moves to it), so
+    an entry can never be stale, and every app server may hold its own copy.
+    The content hash in the key guards against ids reused after a database is
+    re-created. At most 256 versions (about 40 kB each). The caller must not
+    modify the returned object: it is shared between requests.
+    Raises LessonVersion.DoesNotExist.
+    """
+    return _lesson_version_cached(version_id, content_hash)
+
+
+lesson_version_get.cache_clear = _lesson_version_cached.cache_clear
 
 
 def lesson_siblings(*, lesson: Lesson) -> list[Lesson]:

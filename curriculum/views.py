@@ -37,15 +37,14 @@ def course_detail(request, course_slug: str):
     if not _reading_allowed(request):
         return redirect_to_login(request.get_full_path())
     try:
-        course = selectors.course_outline_get(slug=course_slug)
+        course = selectors.course_outline_get(slug=course_slug, learner=request.user)
     except Course.DoesNotExist:
         raise Http404("No such course.") from None
-    progress = selectors.lesson_progress_map(learner=request.user, course=course)
     lessons = course.published_lessons
-    completed = sum(1 for lesson in lessons if progress.get(lesson.pk) and progress[lesson.pk].completed_at)
     for lesson in lessons:
-        row = progress.get(lesson.pk)
+        row = lesson.mine
         lesson.state = "completed" if row and row.completed_at else ("started" if row else "")
+    completed = sum(1 for lesson in lessons if lesson.state == "completed")
     objectives_by_lesson: dict[int, list] = {}
     for objective in course.active_objectives:
         objectives_by_lesson.setdefault(objective.lesson_id, []).append(objective)
@@ -69,31 +68,32 @@ def course_detail(request, course_slug: str):
 def lesson_detail(request, course_slug: str, lesson_slug: str):
     if not _reading_allowed(request):
         return redirect_to_login(request.get_full_path())
-    try:
-        lesson = selectors.lesson_detail_get(course_slug=course_slug, lesson_slug=lesson_slug)
-    except Lesson.DoesNotExist:
-        raise Http404("No such lesson.") from None
-    siblings = selectors.lesson_siblings(lesson=lesson)
-    index = next(i for i, other in enumerate(siblings) if other.pk == lesson.pk)
-    progress = None
+    # One query for the course's lessons with this learner's progress on each,
+    # and the version's body from the per-process cache of immutable versions.
+    lessons = selectors.lesson_page_list(course_slug=course_slug, learner=request.user)
+    index = next((i for i, other in enumerate(lessons) if other.slug == lesson_slug), None)
+    if index is None:
+        raise Http404("No such lesson.")
+    lesson = lessons[index]
+    version = selectors.lesson_version_get(
+        version_id=lesson.current_version_id, content_hash=lesson.current_version.content_hash
+    )
     if request.user.is_authenticated:
-        progress = selectors.lesson_progress_map(learner=request.user, course=lesson.course)
-        services.lesson_progress_open(learner=request.user, lesson=lesson, current=progress.get(lesson.pk))
-    done = sum(1 for row in (progress or {}).values() if row.completed_at)
-    this = (progress or {}).get(lesson.pk)
+        services.lesson_progress_open(learner=request.user, lesson=lesson, current=lesson.mine)
+    done = sum(1 for other in lessons if other.mine and other.mine.completed_at)
     return render(
         request,
         "curriculum/lesson_detail.html",
         {
             "lesson": lesson,
             "course": lesson.course,
-            "version": lesson.current_version,
-            "previous": siblings[index - 1] if index > 0 else None,
-            "next": siblings[index + 1] if index + 1 < len(siblings) else None,
+            "version": version,
+            "previous": lessons[index - 1] if index > 0 else None,
+            "next": lessons[index + 1] if index + 1 < len(lessons) else None,
             "position": index + 1,
-            "count": len(siblings),
-            "is_completed": bool(this and this.completed_at),
-            "percent": _percent(done, len(siblings)),
+            "count": len(lessons),
+            "is_completed": bool(lesson.mine and lesson.mine.completed_at),
+            "percent": _percent(done, len(lessons)),
             "completed": done,
             "served_token": services.lesson_served_token(lesson=lesson),
         },

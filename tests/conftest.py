@@ -20,6 +20,15 @@ def _fast_settings(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _empty_version_cache():
+    """Each test's database starts empty and reuses ids (SQLite), so start each test with an empty
+    per-process cache of lesson versions; within a test the cache behaves as in production."""
+    from curriculum.selectors import lesson_version_get
+
+    lesson_version_get.cache_clear()
+
+
 @pytest.fixture
 def learner(db):
     return UserFactory()

@@ -3,13 +3,17 @@
 import datetime as dt
 import time
 from http import HTTPStatus
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from curriculum.models import LessonProgress
-from curriculum.services import VISIT_WINDOW, lesson_served_token
+from curriculum.models import Lesson, LessonProgress
+from curriculum.services import VISIT_WINDOW, lesson_revise, lesson_served_token
+from tests.curriculum.coursedir import write_course
 from tests.factories import CourseFactory, LessonFactory
 
 
@@ -31,10 +35,27 @@ def test_catalogue_query_count_is_constant(learner_client, django_assert_num_que
 def test_course_page_query_count_is_constant(learner_client, django_assert_num_queries, n_lessons):
     course = CourseFactory()
     LessonFactory.create_batch(n_lessons, course=course)
-    with django_assert_num_queries(6):  # session, user, course, lessons, objectives, progress
+    with django_assert_num_queries(5):  # session, user, course, lessons with this learner's progress, objectives
         response = learner_client.get(reverse("curriculum:course_detail", args=[course.slug]))
     assert response.status_code == HTTPStatus.OK
     assert response.content.count(b'class="lesson-item') == n_lessons
+
+
+@pytest.mark.django_db
+def test_course_page_shows_only_the_learners_own_progress(learner_client, learner, other_learner):
+    course = CourseFactory()
+    lessons = LessonFactory.create_batch(3, course=course)
+    now = timezone.now()
+    for lesson in lessons:
+        LessonProgress.objects.create(
+            learner=other_learner, lesson=lesson, first_opened_at=now, last_opened_at=now,
+            completed_at=now, completed_version=lesson.current_version,
+        )
+    LessonProgress.objects.create(learner=learner, lesson=lessons[2], first_opened_at=now, last_opened_at=now)
+    page = learner_client.get(reverse("curriculum:course_detail", args=[course.slug])).content.decode()
+    assert "0 of 3 lessons complete (0%)" in page
+    assert page.count('class="lesson-item started"') == 1
+    assert page.count('class="lesson-item "') == 2
 
 
 @pytest.mark.django_db
@@ -43,11 +64,73 @@ def test_lesson_page_query_count_is_constant(learner_client, django_assert_num_q
     course = CourseFactory()
     lessons = LessonFactory.create_batch(n_lessons, course=course)
     url = reverse("curriculum:lesson_detail", args=[course.slug, lessons[0].slug])
-    learner_client.get(url)  # first visit creates the progress row
-    # session, user, lesson, siblings, progress rows; a revisit within the window writes nothing
-    with django_assert_num_queries(5):
+    learner_client.get(url)  # first visit creates the progress row and caches the version
+    # session, user, lessons with this learner's progress; the body is cached and
+    # a revisit within the window writes nothing
+    with django_assert_num_queries(3):
         response = learner_client.get(url)
     assert response.status_code == HTTPStatus.OK
+    assert b"Placeholder body." in response.content
+
+
+@pytest.mark.django_db
+def test_lesson_page_reads_an_uncached_version_once(learner_client, django_assert_num_queries):
+    course = CourseFactory()
+    first, second = LessonFactory.create_batch(2, course=course)
+    learner_client.get(reverse("curriculum:lesson_detail", args=[course.slug, first.slug]))
+    LessonProgress.objects.create(
+        learner=LessonProgress.objects.get().learner, lesson=second,
+        first_opened_at=timezone.now(), last_opened_at=timezone.now(), visits=1,
+    )
+    url = reverse("curriculum:lesson_detail", args=[course.slug, second.slug])
+    with django_assert_num_queries(4):  # session, user, lessons with progress, the version (not yet cached)
+        learner_client.get(url)
+    with django_assert_num_queries(3):
+        response = learner_client.get(url)
+    assert f"Lesson title {second.slug}".encode() in response.content
+
+
+@pytest.mark.django_db
+def test_lesson_page_counts_only_the_learners_own_progress(learner_client, learner, other_learner):
+    course = CourseFactory()
+    lessons = LessonFactory.create_batch(4, course=course)
+    now = timezone.now()
+    for lesson in lessons[:3]:  # another learner completed three lessons
+        LessonProgress.objects.create(
+            learner=other_learner, lesson=lesson, first_opened_at=now, last_opened_at=now,
+            completed_at=now, completed_version=lesson.current_version,
+        )
+    LessonProgress.objects.create(
+        learner=learner, lesson=lessons[1], first_opened_at=now, last_opened_at=now,
+        completed_at=now, completed_version=lessons[1].current_version,
+    )
+    first = learner_client.get(reverse("curriculum:lesson_detail", args=[course.slug, lessons[0].slug]))
+    second = learner_client.get(reverse("curriculum:lesson_detail", args=[course.slug, lessons[1].slug]))
+    assert "1 of 4 lessons complete (25%)" in first.content.decode()
+    assert b"Mark complete" in first.content  # the other learner's completion is not this learner's
+    assert b'data-testid="lesson-completed"' in second.content
+    assert LessonProgress.objects.filter(learner=other_learner).count() == 3
+
+
+@pytest.mark.django_db
+def test_revised_lesson_is_shown_at_once_not_from_the_cache(learner_client, tmp_path):
+    """The version cache is keyed by immutable version ids: a revision is a new id, never a stale page."""
+    write_course(tmp_path)
+    call_command("load_curriculum", content_dir=str(tmp_path), stdout=StringIO())
+    lesson = Lesson.objects.select_related("course", "current_version").get(slug="second")
+    url = reverse("curriculum:lesson_detail", args=[lesson.course.slug, lesson.slug])
+    assert b"Placeholder text." in learner_client.get(url).content  # now cached in this process
+
+    revised = lesson_revise(
+        lesson=lesson, source=lesson.current_version.source.replace("Placeholder text.", "Revised wording.")
+    )
+
+    page = learner_client.get(url).content.decode()
+    assert revised.number == 2
+    assert "Revised wording." in page
+    assert "Placeholder text." not in page
+    anonymous = Client().get(url).content.decode()
+    assert "Revised wording." in anonymous
 
 
 @pytest.mark.django_db
