@@ -213,7 +213,7 @@ def _component_properties(name: str, seen=None) -> set[str]:
 
 @pytest.mark.parametrize(
     "operation", ["quiz_retrieve", "attempt_start", "attempt_retrieve", "attempt_answers_save", "attempt_submit",
-                  "attempt_result"],
+                  "attempt_result", "check_retrieve", "check_start"],
 )
 def test_the_schema_of_learner_attempt_responses_has_no_correctness_field(operation):
     operations = [op for path in spec()["paths"].values() for op in path.values() if op.get("operationId") == operation]
