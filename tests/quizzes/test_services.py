@@ -519,10 +519,10 @@ def test_saving_again_rewrites_only_the_questions_sent(learner):
         Answer(one, frozenset({options[one][0]}), "sure"), Answer(two, frozenset({options[two][0]}), "unsure"),
     ])
     services.attempt_save_answers(attempt_id=attempt.pk, learner=learner, answers=[Answer(two, frozenset(), "sure")])
-    rows = dict(
-        (v, (c, at is not None, right))
+    rows = {
+        v: (c, at is not None, right)
         for v, c, at, right in Response.objects.filter(attempt=attempt).values_list(
             "item_version_id", "confidence", "answered_at", "is_correct"
         )
-    )
+    }
     assert rows == {one: ("sure", True, None), two: ("sure", False, None), three: ("", False, None)}
