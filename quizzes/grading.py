@@ -169,8 +169,9 @@ class Availability:
     """Whether a new attempt may start now, and if not, why and from when."""
 
     allowed: bool
-    reason: str = ""
+    reason: str = ""  # for people; may be reworded
     available_at: object = None  # datetime when waiting is the only obstacle
+    code: str = ""  # for machines: stable, one per rule (quizzes.services.REFUSAL_CODES)
 
 
 def attempt_availability(
@@ -182,14 +183,14 @@ def attempt_availability(
     attempt started; the waiting time runs from the last submission.
     """
     if kind == "posttest" and any(p.passed for p in past):
-        return Availability(False, "You have already passed this post-test.")
+        return Availability(False, "You have already passed this post-test.", code="already_passed")
     if attempt_limit is not None and len(past) >= attempt_limit:
-        return Availability(False, f"You have used all {attempt_limit} attempts.")
+        return Availability(False, f"You have used all {attempt_limit} attempts.", code="attempt_limit_reached")
     submitted = [p.submitted_at for p in past if p.submitted_at is not None]
     if wait_minutes and submitted:
         available_at = max(submitted) + dt.timedelta(minutes=wait_minutes)
         if now < available_at:
-            return Availability(False, "Please wait before your next attempt.", available_at)
+            return Availability(False, "Please wait before your next attempt.", available_at, code="wait_required")
     return Availability(True)
 
 

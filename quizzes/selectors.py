@@ -76,11 +76,23 @@ def quiz_attempts_list(*, quiz: Quiz, learner) -> list[Attempt]:
     )
 
 
+PRETEST_CLOSED_MESSAGE = "The pre-test is closed: you have started the post-test."
+
+
+def posttest_started(*, learner, course_id: int) -> bool:
+    """Whether the learner has any attempt of the course's post-test (open or submitted). One query."""
+    return Attempt.objects.filter(learner=learner, quiz__course_id=course_id, quiz__kind=Quiz.Kind.POSTTEST).exists()
+
+
 def quiz_availability(*, quiz: Quiz, attempts: list[Attempt], learner) -> grading.Availability:
     """Whether the learner may start (or resume) an attempt now, from read attempts.
 
-    No query, except one for a spaced re-check (it opens after the post-test is passed).
+    The same rules as quizzes.services.attempt_start, with the same codes.
+    No query, except one for a pre-test (closed once the post-test has
+    started) or a spaced re-check (it opens after the post-test is passed).
     """
+    if quiz.kind == Quiz.Kind.PRETEST and posttest_started(learner=learner, course_id=quiz.course_id):
+        return grading.Availability(False, PRETEST_CLOSED_MESSAGE, code="pretest_closed")
     if any(a.submitted_at is None for a in attempts):
         return grading.Availability(True)  # an open attempt can always be resumed
     now = timezone.now()
@@ -94,10 +106,12 @@ def quiz_availability(*, quiz: Quiz, attempts: list[Attempt], learner) -> gradin
     if availability.allowed and quiz.kind == Quiz.Kind.RECHECK:
         source = recheck_source_get(learner=learner, course_id=quiz.course_id)
         if source is None:
-            return grading.Availability(False, "The re-check opens some days after you pass the post-test.")
+            return grading.Availability(
+                False, "The re-check opens some days after you pass the post-test.", code="recheck_not_open"
+            )
         opens_at = source.submitted_at + dt.timedelta(days=source.quiz.recheck_days)
         if now < opens_at:
-            return grading.Availability(False, "The re-check is not open yet.", opens_at)
+            return grading.Availability(False, "The re-check is not open yet.", opens_at, code="recheck_not_open")
     return availability
 
 
@@ -172,6 +186,42 @@ def attempt_questions_get(*, attempt: Attempt) -> list[QuestionView]:
             )
         )
     return questions
+
+
+def check_feedback_get(*, attempt: Attempt, version_id: int) -> QuestionView:
+    """One checked knowledge-check question with its feedback: its key and rationales, and no other's.
+
+    For the check API's answer (the page shows the same through
+    attempt_questions_get). Three queries. Raises Response.DoesNotExist if the
+    question is not in the attempt or not checked yet, ValueError for a quiz
+    that is not a knowledge check (its key must stay hidden).
+    """
+    if attempt.quiz.kind != Quiz.Kind.CHECK:
+        raise ValueError("Only knowledge-check questions have feedback before submission.")
+    response = (
+        Response.objects.select_related("item_version__interaction")
+        .only("position", "confidence", "is_correct", "item_version__type", "item_version__stem_html",
+              "item_version__interaction__key")
+        .get(attempt=attempt, item_version_id=version_id, is_correct__isnull=False)
+    )
+    options = {
+        pk: (text, is_correct, rationale)
+        for pk, text, is_correct, rationale in Option.objects.filter(version_id=version_id)
+        .order_by()
+        .values_list("pk", "text_html", "is_correct", "rationale_html")
+    }
+    chosen = set(ResponseChoice.objects.filter(response=response).values_list("option_id", flat=True))
+    position, entry = next((p, e) for p, e in enumerate(attempt.layout, start=1) if e["version"] == version_id)
+    return QuestionView(
+        position=position,
+        version_id=version_id,
+        type=response.item_version.type,
+        stem_html=response.item_version.stem_html,
+        options=[OptionView(pk, options[pk][0], pk in chosen, options[pk][1], options[pk][2]) for pk in entry["options"]],
+        confidence=response.confidence,
+        is_correct=response.is_correct,
+        interaction_key=_interaction_key(response),
+    )
 
 
 def _interaction_key(response: Response) -> str:

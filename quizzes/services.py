@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Case, Max, Q, Value, When
 from django.utils import timezone
 
 from curriculum import content
@@ -31,17 +31,58 @@ from quizzes.models import Attempt, Item, ItemVersion, Option, Quiz, Response, R
 POSTTEST_QUESTION_COUNT = 20
 
 
-class AttemptClosed(Exception):
+# Every refusal's machine-readable code, with when it is raised. Codes are stable:
+# callers (the API's error body, the pages' branches) test `exc.code`, never the
+# message, which is for people and may be reworded. lms/api/v1 documents this table.
+REFUSAL_CODES = {
+    # AttemptNotAllowed: no attempt may start (or resume) now.
+    "attempt_limit_reached": "Every attempt the quiz allows has been used.",
+    "wait_required": "The waiting time after the last submission has not passed (with available_at).",
+    "already_passed": "The post-test is passed; it needs no further attempt.",
+    "quiz_empty": "The quiz has no questions yet.",
+    "recheck_not_open": "The spaced re-check opens some days after the post-test is passed "
+    "(with available_at once it is passed).",
+    "nothing_to_recheck": "Every post-test answer was right and sure: the re-check has no questions.",
+    "pretest_closed": "The pre-test is closed once the learner has started the post-test "
+    "(the pre-test measures what they knew before).",
+    # AttemptClosed: the attempt or question is already graded; nothing was changed.
+    "attempt_submitted": "The attempt has been submitted; its answers can no longer change.",
+    "check_finished": "Every question of the knowledge check has been checked.",
+    "question_already_checked": "This knowledge-check question has been checked; its answer is final.",
+    # ValidationError codes (HTTP 400): the request names something that cannot work.
+    "answer_required": "A knowledge-check question is checked without any option chosen.",
+    "not_a_knowledge_check": "Per-question feedback was asked for a quiz that is not a knowledge check.",
+}
+
+
+class QuizRefusal(Exception):
+    """A refusal by these services: nothing was changed.
+
+    `code` is stable and machine-readable (a key of REFUSAL_CODES); `message`
+    is a sentence for the learner. `available_at` says when waiting is the
+    only obstacle.
+    """
+
+    code = ""
+
+    def __init__(self, message: str, *, code: str, available_at=None):
+        assert code in REFUSAL_CODES, code
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.available_at = available_at
+
+
+class AttemptClosed(QuizRefusal):
     """The attempt (or the question) is already graded: nothing was changed (HTTP 409)."""
 
 
-class AttemptNotAllowed(Exception):
-    """No new attempt may start now (limit reached, waiting time, already passed)."""
+class AttemptNotAllowed(QuizRefusal):
+    """No attempt may start now (limit reached, waiting time, already passed, ...) (HTTP 409)."""
 
-    def __init__(self, reason: str, available_at=None):
-        self.reason = reason
-        self.available_at = available_at
-        super().__init__(reason)
+    @property
+    def reason(self) -> str:
+        return self.message
 
 
 @dataclass
@@ -259,9 +300,15 @@ def attempt_start(*, learner, quiz: Quiz) -> Attempt:
     run one after the other, so the second resumes the first's attempt and the
     limit check never reads a stale count. The unique constraints on
     (learner, quiz, number) and on the open attempt hold even without it.
-    Raises AttemptNotAllowed. Ten queries for a new attempt, whatever its size.
+    A pre-test is closed, even an open attempt of it, once the learner has
+    any post-test attempt: its scores then measure what they knew before the
+    course, and knowledge gain compares clean data.
+    Raises AttemptNotAllowed (its `code` says why). Ten queries for a new
+    attempt, whatever its size (eleven for a pre-test).
     """
     get_user_model().objects.select_for_update().filter(pk=learner.pk).values_list("pk").get()
+    if quiz.kind == Quiz.Kind.PRETEST and selectors.posttest_started(learner=learner, course_id=quiz.course_id):
+        raise AttemptNotAllowed(selectors.PRETEST_CLOSED_MESSAGE, code="pretest_closed")
     rows = list(Attempt.objects.filter(learner=learner, quiz=quiz).order_by("number"))
     for attempt in rows:
         if attempt.submitted_at is None:
@@ -274,13 +321,13 @@ def attempt_start(*, learner, quiz: Quiz) -> Attempt:
         now=timezone.now(),
     )
     if not availability.allowed:
-        raise AttemptNotAllowed(availability.reason, availability.available_at)
+        raise AttemptNotAllowed(availability.reason, code=availability.code, available_at=availability.available_at)
     if quiz.kind == Quiz.Kind.RECHECK:
         pool = _recheck_pool(learner, quiz)
     else:
         pool = _quiz_pool(quiz)
     if not pool:
-        raise AttemptNotAllowed("This quiz has no questions yet.")
+        raise AttemptNotAllowed("This quiz has no questions yet.", code="quiz_empty")
     seed = secrets.randbits(62)
     layout = grading.layout_build(
         pool, seed=seed, per_objective=quiz.draw_per_objective, total=quiz.question_count
@@ -334,10 +381,10 @@ def _recheck_pool(learner, quiz: Quiz) -> list[grading.PoolItem]:
     """The items of the passed post-test answered wrong or "not sure", once it is open. Three queries."""
     source = selectors.recheck_source_get(learner=learner, course_id=quiz.course_id)
     if source is None:
-        raise AttemptNotAllowed("The re-check opens some days after you pass the post-test.")
+        raise AttemptNotAllowed("The re-check opens some days after you pass the post-test.", code="recheck_not_open")
     opens_at = source.submitted_at + dt.timedelta(days=source.quiz.recheck_days)
     if timezone.now() < opens_at:
-        raise AttemptNotAllowed("The re-check is not open yet.", opens_at)
+        raise AttemptNotAllowed("The re-check is not open yet.", code="recheck_not_open", available_at=opens_at)
     responses = (
         Response.objects.filter(attempt=source)
         .filter(Q(is_correct=False) | Q(confidence=Response.Confidence.UNSURE))
@@ -346,7 +393,10 @@ def _recheck_pool(learner, quiz: Quiz) -> list[grading.PoolItem]:
     )
     versions = [r.item_version for r in responses]
     if not versions:
-        raise AttemptNotAllowed("Nothing to re-check: you answered every post-test question correctly and surely.")
+        raise AttemptNotAllowed(
+            "Nothing to re-check: you answered every post-test question correctly and surely.",
+            code="nothing_to_recheck",
+        )
     option_ids: dict[int, list[int]] = {}
     for version_id, option_id in (
         Option.objects.filter(version__in=versions).order_by("position").values_list("version_id", "pk")
@@ -389,8 +439,27 @@ def _answers_store(attempt: Attempt, answers: list[grading.Answer], now) -> list
         response = by_version[answer.version_id]
         response.confidence = answer.confidence
         response.answered_at = now if answer.option_ids else None
-    Response.objects.bulk_update(touched, ["confidence", "answered_at"])
+    # One UPDATE whose CASEs test a few `IN` lists (one per confidence value, one
+    # for "answered"), not bulk_update's CASE WHEN per row and field: issue #8's
+    # profile put ~40% of a submission's time in those. Same rows, same values.
+    by_confidence: dict[str, list[int]] = {}
+    for response in touched:
+        by_confidence.setdefault(response.confidence, []).append(response.pk)
+    Response.objects.filter(pk__in=[r.pk for r in touched]).update(
+        confidence=_case_by_value(by_confidence),
+        answered_at=Case(
+            When(pk__in=[r.pk for r in touched if r.answered_at is not None], then=Value(now)),
+            default=Value(None, output_field=Response._meta.get_field("answered_at")),
+        ),
+    )
     return responses
+
+
+def _case_by_value(pks_by_value: dict) -> Case | Value:
+    """`value` for the rows in each pk list: one WHEN per distinct value, whatever the row count."""
+    if len(pks_by_value) == 1:
+        return Value(next(iter(pks_by_value)))
+    return Case(*(When(pk__in=pks, then=Value(value)) for value, pks in pks_by_value.items()))
 
 
 @transaction.atomic
@@ -404,7 +473,9 @@ def attempt_save_answers(*, attempt_id: int, learner, answers: list[grading.Answ
     """
     attempt = _attempt_lock(attempt_id, learner)
     if not attempt.is_open:
-        raise AttemptClosed("This attempt has already been submitted; it can no longer change.")
+        raise AttemptClosed(
+            "This attempt has already been submitted; it can no longer change.", code="attempt_submitted"
+        )
     now = timezone.now()
     _answers_store(attempt, answers, now)
     attempt.saved_at = now
@@ -462,7 +533,13 @@ def _attempt_grade(attempt: Attempt, responses: list[Response], now, learner) ->
     verdict = {r.version_id: r.is_correct for r in result.items}
     for response in responses:
         response.is_correct = verdict[response.item_version_id]
-    Response.objects.bulk_update(responses, ["is_correct"])
+    # One UPDATE over the attempt's rows, by the right versions' `IN` list (issue #8: not a CASE per row).
+    Response.objects.filter(attempt=attempt).update(
+        is_correct=Case(
+            When(item_version_id__in=[v for v, right in verdict.items() if right], then=Value(True)),
+            default=Value(False),
+        )
+    )
     attempt.submitted_at = now
     attempt.correct_count = result.correct
     attempt.score = result.score
@@ -489,14 +566,14 @@ def attempt_answer_check(*, attempt_id: int, learner, answer: grading.Answer) ->
     """
     attempt = _attempt_lock(attempt_id, learner)
     if attempt.quiz.kind != Quiz.Kind.CHECK:
-        raise ValidationError("Only knowledge checks give feedback per question.")
+        raise ValidationError("Only knowledge checks give feedback per question.", code="not_a_knowledge_check")
     if not attempt.is_open:
-        raise AttemptClosed("This knowledge check is finished.")
+        raise AttemptClosed("This knowledge check is finished.", code="check_finished")
     graded = Response.objects.filter(attempt=attempt, item_version_id=answer.version_id, is_correct__isnull=False)
     if graded.exists():
-        raise AttemptClosed("This question has already been checked.")
+        raise AttemptClosed("This question has already been checked.", code="question_already_checked")
     if not answer.option_ids:
-        raise ValidationError("Choose an answer before checking it.")
+        raise ValidationError("Choose an answer before checking it.", code="answer_required")
     now = timezone.now()
     responses = _answers_store(attempt, [answer], now)
     key = {k.version_id: k for k in _attempt_key(attempt)}

@@ -77,7 +77,7 @@ def _start(request, quiz: Quiz):
     try:
         attempt = services.attempt_start(learner=request.user, quiz=quiz)
     except services.AttemptNotAllowed as exc:
-        return _quiz_page(request, quiz, status=HTTPStatus.CONFLICT, error=exc.reason)
+        return _quiz_page(request, quiz, status=HTTPStatus.CONFLICT, error=exc.message)
     return redirect("quizzes:attempt_detail", attempt.pk)
 
 

@@ -213,7 +213,7 @@ def _component_properties(name: str, seen=None) -> set[str]:
 
 @pytest.mark.parametrize(
     "operation", ["quiz_retrieve", "attempt_start", "attempt_retrieve", "attempt_answers_save", "attempt_submit",
-                  "attempt_result"],
+                  "attempt_result", "check_retrieve", "check_start"],
 )
 def test_the_schema_of_learner_attempt_responses_has_no_correctness_field(operation):
     operations = [op for path in spec()["paths"].values() for op in path.values() if op.get("operationId") == operation]
@@ -295,15 +295,15 @@ def test_submit_grades_and_second_submit_returns_the_first_result(learner, learn
     assert LearnerEvent.objects.filter(verb="passed").count() == 1
 
 
-def test_saving_after_submit_is_409_attempt_closed_and_changes_nothing(learner, learner_api):
+def test_saving_after_submit_is_409_attempt_submitted_and_changes_nothing(learner, learner_api):
     quiz = quiz_with_items(2)
     attempt_id = start(learner_api, quiz)["id"]
     attempt = Attempt.objects.get(pk=attempt_id)
     learner_api.post(attempt_url(attempt_id, "v1:attempt-submit"), {}, format="json")
     response = learner_api.put(attempt_url(attempt_id, "v1:attempt-answers"), {"answers": all_right(attempt)}, format="json")
-    assert_error(response, HTTPStatus.CONFLICT, "attempt_closed")
+    assert_error(response, HTTPStatus.CONFLICT, "attempt_submitted")
     assert not ResponseChoice.objects.exists()
-    assert_error(learner_api.get(attempt_url(attempt_id)), HTTPStatus.CONFLICT, "attempt_closed")
+    assert_error(learner_api.get(attempt_url(attempt_id)), HTTPStatus.CONFLICT, "attempt_submitted")
 
 
 def _bad_answer_bodies(attempt: Attempt) -> dict:

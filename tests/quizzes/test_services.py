@@ -366,3 +366,163 @@ def test_recheck_has_nothing_to_ask_after_a_sure_perfect_score(learner, monkeypa
     monkeypatch.setattr(timezone, "now", lambda: passed.submitted_at + dt.timedelta(days=15))
     with pytest.raises(services.AttemptNotAllowed, match="Nothing to re-check"):
         services.attempt_start(learner=learner, quiz=recheck)
+
+
+# --- refusal codes: stable, machine-readable, one per rule ------------------------------
+
+
+@pytest.mark.django_db
+def test_start_refusals_carry_the_code_of_their_rule(learner):
+    limited = quiz_with_items(1, attempt_limit=1)
+    services.attempt_submit(attempt_id=services.attempt_start(learner=learner, quiz=limited).pk, learner=learner)
+    passed = quiz_with_items(1)
+    attempt = services.attempt_start(learner=learner, quiz=passed)
+    services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=1))
+    waiting = quiz_with_items(1, wait_minutes=60)
+    services.attempt_submit(attempt_id=services.attempt_start(learner=learner, quiz=waiting).pk, learner=learner)
+    codes = {}
+    for name, quiz in {"limit": limited, "passed": passed, "wait": waiting, "empty": quiz_with_items(0)}.items():
+        with pytest.raises(services.AttemptNotAllowed) as exc:
+            services.attempt_start(learner=learner, quiz=quiz)
+        codes[name] = (exc.value.code, exc.value.available_at is not None)
+    assert codes == {
+        "limit": ("attempt_limit_reached", False),
+        "passed": ("already_passed", False),
+        "wait": ("wait_required", True),
+        "empty": ("quiz_empty", False),
+    }
+
+
+@pytest.mark.django_db
+def test_recheck_refusals_carry_their_codes(learner, monkeypatch):
+    recheck, passed, _ = _recheck_setup(learner)
+    other = quiz_with_items(1)
+    early = Quiz.objects.create(course=other.course, kind=Quiz.Kind.RECHECK, title="Re-check", attempt_limit=1)
+    with pytest.raises(services.AttemptNotAllowed) as before_pass:
+        services.attempt_start(learner=learner, quiz=early)
+    with pytest.raises(services.AttemptNotAllowed) as too_soon:
+        services.attempt_start(learner=learner, quiz=recheck)
+    assert (before_pass.value.code, too_soon.value.code) == ("recheck_not_open", "recheck_not_open")
+    assert too_soon.value.available_at == passed.submitted_at + dt.timedelta(days=14)
+    perfect, graded, _ = _recheck_setup(learner, sure_wrong=0, unsure_right=0, sure_right=2)
+    monkeypatch.setattr(timezone, "now", lambda: graded.submitted_at + dt.timedelta(days=15))
+    with pytest.raises(services.AttemptNotAllowed) as nothing:
+        services.attempt_start(learner=learner, quiz=perfect)
+    assert nothing.value.code == "nothing_to_recheck"
+
+
+@pytest.mark.django_db
+def test_closed_and_invalid_refusals_carry_their_codes(learner):
+    post = quiz_with_items(1)
+    attempt = services.attempt_start(learner=learner, quiz=post)
+    with pytest.raises(ValidationError) as not_check:
+        services.attempt_answer_check(attempt_id=attempt.pk, learner=learner, answer=Answer(attempt.layout[0]["version"], frozenset()))
+    services.attempt_submit(attempt_id=attempt.pk, learner=learner)
+    with pytest.raises(services.AttemptClosed) as submitted:
+        services.attempt_save_answers(attempt_id=attempt.pk, learner=learner, answers=[])
+    check = quiz_with_items(2, kind=Quiz.Kind.CHECK)
+    attempt = services.attempt_start(learner=learner, quiz=check)
+    one, two = attempt.layout
+    with pytest.raises(ValidationError) as required:
+        services.attempt_answer_check(attempt_id=attempt.pk, learner=learner, answer=Answer(one["version"], frozenset()))
+    services.attempt_answer_check(
+        attempt_id=attempt.pk, learner=learner, answer=Answer(one["version"], frozenset({one["options"][0]}))
+    )
+    with pytest.raises(services.AttemptClosed) as again:
+        services.attempt_answer_check(
+            attempt_id=attempt.pk, learner=learner, answer=Answer(one["version"], frozenset({one["options"][1]}))
+        )
+    services.attempt_answer_check(
+        attempt_id=attempt.pk, learner=learner, answer=Answer(two["version"], frozenset({two["options"][0]}))
+    )
+    with pytest.raises(services.AttemptClosed) as finished:
+        services.attempt_answer_check(
+            attempt_id=attempt.pk, learner=learner, answer=Answer(two["version"], frozenset({two["options"][1]}))
+        )
+    assert [not_check.value.code, required.value.code] == ["not_a_knowledge_check", "answer_required"]
+    assert [submitted.value.code, again.value.code, finished.value.code] == [
+        "attempt_submitted", "question_already_checked", "check_finished"
+    ]
+
+
+def test_a_refusal_code_must_be_a_documented_one():
+    with pytest.raises(AssertionError):
+        services.AttemptNotAllowed("Some words.", code="made_up")
+
+
+# --- the pre-test closes once the post-test has started -----------------------------------
+
+
+def _pre_and_post(**post_fields):
+    post = quiz_with_items(2, **post_fields)
+    pre = Quiz.objects.create(course=post.course, kind=Quiz.Kind.PRETEST, title="Pre", attempt_limit=1)
+    for version in ItemVersion.objects.filter(item__course=post.course):
+        version.item.pools = ["pretest", "posttest"]
+        version.item.save(update_fields=["pools"])
+    return pre, post
+
+
+@pytest.mark.django_db
+def test_pretest_is_open_until_the_posttest_starts_then_closed_with_pretest_closed(learner):
+    pre, post = _pre_and_post()
+    assert services.attempt_start(learner=learner, quiz=pre).number == 1  # no post-test attempt yet: open
+    services.attempt_start(learner=learner, quiz=post)  # an open post-test attempt is enough
+    with pytest.raises(services.AttemptNotAllowed) as exc:
+        services.attempt_start(learner=learner, quiz=pre)  # not even the open pre-test attempt resumes
+    assert exc.value.code == "pretest_closed"
+    assert Attempt.objects.filter(quiz=pre).count() == 1
+
+
+@pytest.mark.django_db
+def test_another_learners_posttest_does_not_close_my_pretest(learner, other_learner):
+    pre, post = _pre_and_post()
+    services.attempt_start(learner=other_learner, quiz=post)
+    assert services.attempt_start(learner=learner, quiz=pre).quiz_id == pre.pk
+
+
+# --- submission writes: grouped updates, same values (issue #8) ------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", [1, 20])
+def test_submit_writes_every_verdict_confidence_and_answer_time_in_constant_queries(
+    learner, django_assert_num_queries, n
+):
+    """Mixed confidences, a cleared answer, right and wrong: each row gets exactly its own values."""
+    quiz = quiz_with_items(n, confidence_enabled=True, pass_mark=0)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    key = key_of(attempt)
+    answers, expected = [], {}
+    for index, entry in enumerate(attempt.layout):
+        v = entry["version"]
+        confidence = ("sure", "unsure", "")[index % 3]
+        options = frozenset() if index % 4 == 3 else frozenset(key[v]["correct"] if index % 2 else {min(key[v]["wrong"])})
+        answers.append(Answer(v, options, confidence))
+        expected[v] = (confidence, bool(options), bool(options) and index % 2 == 1)
+    # savepoint, lock, responses, delete choices, insert choices, update responses; key, chosen,
+    # update verdicts, update attempt; outbox event (get, savepoint, insert, release); release
+    with django_assert_num_queries(15):
+        graded = services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=answers)
+    rows = Response.objects.filter(attempt=attempt).values_list("item_version_id", "confidence", "answered_at", "is_correct")
+    assert {v: (c, at is not None, right) for v, c, at, right in rows} == expected
+    assert {at for _, _, at, _ in rows if at is not None} <= {graded.submitted_at}
+    assert graded.correct_count == sum(1 for _, _, right in expected.values() if right)
+
+
+@pytest.mark.django_db
+def test_saving_again_rewrites_only_the_questions_sent(learner):
+    quiz = quiz_with_items(3, confidence_enabled=True)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    one, two, three = (entry["version"] for entry in attempt.layout)
+    options = {entry["version"]: entry["options"] for entry in attempt.layout}
+    services.attempt_save_answers(attempt_id=attempt.pk, learner=learner, answers=[
+        Answer(one, frozenset({options[one][0]}), "sure"), Answer(two, frozenset({options[two][0]}), "unsure"),
+    ])
+    services.attempt_save_answers(attempt_id=attempt.pk, learner=learner, answers=[Answer(two, frozenset(), "sure")])
+    rows = {
+        v: (c, at is not None, right)
+        for v, c, at, right in Response.objects.filter(attempt=attempt).values_list(
+            "item_version_id", "confidence", "answered_at", "is_correct"
+        )
+    }
+    assert rows == {one: ("sure", True, None), two: ("sure", False, None), three: ("", False, None)}

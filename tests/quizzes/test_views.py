@@ -437,3 +437,42 @@ def test_interaction_item_feedback_links_to_its_table_row(learner_client, tmp_pa
         follow=True,  # the last question closes the check and shows its review
     )
     assert 'href="/courses/test-course/interactions/#row-one"' in response.content.decode()
+
+
+def _pretest_of(post):
+    pre = Quiz.objects.create(course=post.course, kind=Quiz.Kind.PRETEST, title="Pre", attempt_limit=1)
+    for version in ItemVersion.objects.filter(item__course=post.course):
+        version.item.pools = ["pretest", "posttest"]
+        version.item.save(update_fields=["pools"])
+    return pre
+
+
+@pytest.mark.django_db
+def test_pretest_page_shows_why_it_is_closed_instead_of_start_once_the_posttest_started(learner_client, learner):
+    post = quiz_with_items(2)
+    pre = _pretest_of(post)
+    url = reverse("quizzes:quiz_detail", args=[post.course.slug, "pretest"])
+    start_url = reverse("quizzes:quiz_start", args=[post.course.slug, "pretest"])
+    assert start_url in learner_client.get(url).content.decode()  # open before the post-test
+    services.attempt_start(learner=learner, quiz=pre)  # an open pre-test attempt...
+    services.attempt_start(learner=learner, quiz=post)  # ...then the post-test starts
+    html = learner_client.get(url).content.decode()
+    assert 'data-code="pretest_closed"' in html and "you have started the post-test" in html
+    assert start_url not in html and "Resume attempt" not in html
+    response = learner_client.post(start_url)
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert "you have started the post-test" in response.content.decode()
+    assert Attempt.objects.filter(quiz=pre).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("posttest_started", [False, True])
+def test_pretest_page_query_count_does_not_depend_on_the_posttest(
+    learner_client, learner, django_assert_num_queries, posttest_started
+):
+    post = quiz_with_items(2)
+    _pretest_of(post)
+    if posttest_started:
+        services.attempt_start(learner=learner, quiz=post)
+    with django_assert_num_queries(5):  # session, user, quiz, attempts, post-test started
+        learner_client.get(reverse("quizzes:quiz_detail", args=[post.course.slug, "pretest"]))

@@ -10,10 +10,13 @@ review rule allows (`attempt_review_get`). tests/lms/test_api_attempts.py
 scans every learner response and the schema for leaks.
 
 Errors: an attempt of another learner is a 404 (its existence does not
-leak); AttemptClosed is a 409 `attempt_closed`; AttemptNotAllowed is a 409
-`attempt_limit_reached`, `wait_required` (with `available_at`),
-`already_passed`, `not_open_yet` or `no_questions` (base.py); invalid answers
-are a 400 with `fields.answers`, and nothing is written.
+leak). The quizzes' refusals (AttemptClosed, AttemptNotAllowed) are 409s
+whose `error.code` is the `code` the exception carries, unchanged
+(base.py's handler; the codes and their meaning are
+quizzes.services.REFUSAL_CODES, listed per operation in the schema by
+`refusals()`): no message text is ever parsed. Invalid answers are a 400
+with `fields.answers`, and nothing is written. The knowledge-check
+endpoints live in checks.py.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from quizzes import services as quiz_services
 from quizzes.models import Attempt, Quiz
 from quizzes.models import Response as QuizResponse
 
-# The learner-facing quizzes of a course; knowledge checks belong to a lesson
-# and give per-question feedback, which this API does not serve yet.
+# The learner-facing quizzes of a course; knowledge checks belong to a lesson,
+# and are found, started and checked through checks.py.
 QUIZ_KINDS = (Quiz.Kind.PRETEST, Quiz.Kind.POSTTEST, Quiz.Kind.RECHECK)
 MAX_DB_INT = 2**31 - 1  # ids above this cannot exist; asking the database would overflow on SQLite
 
@@ -57,6 +60,20 @@ class ReviewNotAllowed(exceptions.APIException):
         "The answers to this quiz are not shown yet: its review rule opens them after you pass "
         "or use your last attempt (or never, for a pre-test)."
     )
+
+
+# The refusals each operation can answer with (documented per operation, from one table).
+START_REFUSALS = (
+    "attempt_limit_reached", "wait_required", "already_passed", "quiz_empty", "recheck_not_open",
+    "nothing_to_recheck", "pretest_closed",
+)
+
+
+def refusals(*codes: str, status: int = 409, also: tuple[str, ...] = ()) -> OpenApiResponse:
+    """An error response documented with the refusal codes it may carry and what each means."""
+    lines = "\n".join([*also, *(f"- `{code}`: {quiz_services.REFUSAL_CODES[code]}" for code in codes)])
+    lead = "Refused; nothing was changed." if status == 409 else "Not accepted; nothing was changed."
+    return OpenApiResponse(ErrorSerializer, description=f"{lead} `error.code` is one of:\n\n{lines}")
 
 
 def _quiz(course_slug: str, kind: str) -> Quiz:
@@ -167,27 +184,37 @@ class QuizDetailApi(ApiPolicy, APIView):
         passed = serializers.BooleanField()
         open_attempt = serializers.IntegerField(allow_null=True, help_text="The open attempt's id, to resume.")
         can_start = serializers.BooleanField(help_text="Whether POST …/attempts/ would start or resume now.")
-        unavailable_reason = serializers.CharField(allow_blank=True)
+        unavailable_reason = serializers.CharField(allow_blank=True, help_text="For people; may be reworded.")
+        unavailable_code = serializers.CharField(
+            allow_blank=True,
+            help_text="Why not, for machines (blank when can_start): the code POST …/attempts/ would refuse with.",
+        )
         available_at = serializers.DateTimeField(allow_null=True, help_text="When waiting is the only obstacle.")
 
     @extend_schema(parameters=[KIND_PARAMETER], responses=OutputSerializer, operation_id="quiz_retrieve")
     def get(self, request, course_slug: str, kind: str) -> Response:
         quiz = _quiz(course_slug, kind)  # one query
-        attempts = quiz_selectors.quiz_attempts_list(quiz=quiz, learner=request.user)  # one
-        availability = quiz_selectors.quiz_availability(quiz=quiz, attempts=attempts, learner=request.user)
-        scores = [a.score for a in attempts if a.score is not None]
-        view = {
-            "quiz": quiz,
-            "scoring_rules": grading.RULES_TEXT,
-            "attempts_used": len(attempts),
-            "best_score": max(scores) if scores else None,
-            "passed": any(a.passed for a in attempts),
-            "open_attempt": next((a.pk for a in attempts if a.submitted_at is None), None),
-            "can_start": availability.allowed,
-            "unavailable_reason": availability.reason,
-            "available_at": availability.available_at,
-        }
-        return Response(self.OutputSerializer(view).data)
+        return Response(self.OutputSerializer(quiz_view(request, quiz)).data)
+
+
+def quiz_view(request, quiz: Quiz) -> dict:
+    """The learner's view of a quiz for QuizDetailApi.OutputSerializer. One query (two for a pre-test or re-check)."""
+    attempts = quiz_selectors.quiz_attempts_list(quiz=quiz, learner=request.user)  # one
+    availability = quiz_selectors.quiz_availability(quiz=quiz, attempts=attempts, learner=request.user)
+    scores = [a.score for a in attempts if a.score is not None]
+    open_attempt = next((a.pk for a in attempts if a.submitted_at is None), None)
+    return {
+        "quiz": quiz,
+        "scoring_rules": grading.RULES_TEXT,
+        "attempts_used": len(attempts),
+        "best_score": max(scores) if scores else None,
+        "passed": any(a.passed for a in attempts),
+        "open_attempt": open_attempt if availability.allowed else None,
+        "can_start": availability.allowed,
+        "unavailable_reason": availability.reason,
+        "unavailable_code": availability.code,
+        "available_at": availability.available_at,
+    }
 
 
 class AttemptStartApi(ApiPolicy, APIView):
@@ -201,18 +228,23 @@ class AttemptStartApi(ApiPolicy, APIView):
         responses={
             201: OpenApiResponse(AttemptSummarySerializer, description="A new attempt was started."),
             200: OpenApiResponse(AttemptSummarySerializer, description="The open attempt, resumed."),
+            409: refusals(*START_REFUSALS),
         },
         operation_id="attempt_start",
     )
     def post(self, request, course_slug: str, kind: str) -> Response:
-        quiz = _quiz(course_slug, kind)
-        before = timezone.now()
-        attempt = quiz_services.attempt_start(learner=request.user, quiz=quiz)
-        attempt.quiz = quiz
-        created = attempt.started_at >= before  # a resumed attempt started earlier
-        return Response(
-            AttemptSummarySerializer(attempt).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        return attempt_start_response(request, _quiz(course_slug, kind))
+
+
+def attempt_start_response(request, quiz: Quiz) -> Response:
+    """Start or resume through quizzes.services.attempt_start: 201 if new, 200 if resumed."""
+    before = timezone.now()
+    attempt = quiz_services.attempt_start(learner=request.user, quiz=quiz)
+    attempt.quiz = quiz
+    created = attempt.started_at >= before  # a resumed attempt started earlier
+    return Response(
+        AttemptSummarySerializer(attempt).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    )
 
 
 # --- an open attempt ---------------------------------------------------------------------
@@ -231,14 +263,16 @@ class AttemptDetailApi(ApiPolicy, APIView):
         parameters=[ATTEMPT_PARAMETER],
         responses={
             200: OutputSerializer,
-            409: OpenApiResponse(ErrorSerializer, description="attempt_closed: see …/result/."),
+            409: refusals("attempt_submitted"),
         },
         operation_id="attempt_retrieve",
     )
     def get(self, request, attempt_id: int) -> Response:
         attempt = _attempt(request, attempt_id)  # one query
         if not attempt.is_open:
-            raise quiz_services.AttemptClosed("This attempt has been submitted; its result is at …/result/.")
+            raise quiz_services.AttemptClosed(
+                "This attempt has been submitted; its result is at …/result/.", code="attempt_submitted"
+            )
         attempt.questions = quiz_selectors.attempt_questions_get(attempt=attempt)  # three queries
         return Response(self.OutputSerializer(attempt).data)
 
@@ -252,7 +286,7 @@ class AttemptAnswersSaveApi(ApiPolicy, APIView):
     @extend_schema(
         parameters=[ATTEMPT_PARAMETER],
         request=AnswersInputSerializer,
-        responses={200: AttemptSummarySerializer},
+        responses={200: AttemptSummarySerializer, 409: refusals("attempt_submitted")},
         operation_id="attempt_answers_save",
     )
     def put(self, request, attempt_id: int) -> Response:

@@ -13,8 +13,8 @@
 - `validate_input()` parses a request with the view's InputSerializer or raises a 400.
 - One error shape, `{"error": {"code", "message", "fields"}}`, from
   `api_exception_handler`; bad input is a 4xx, never a 500. The domain's
-  refusals map here too: quizzes' AttemptClosed and AttemptNotAllowed and
-  credits' ClaimRefused are 409s with their own codes.
+  refusals map here too: quizzes' refusals (AttemptClosed, AttemptNotAllowed)
+  are 409s with the `code` they carry, and credits' ClaimRefused a 409 too.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from rest_framework.views import set_rollback
 from credits.services import ClaimRefused
 from lms import selectors, services
 from lms.models import IntegrationToken
-from quizzes.services import AttemptClosed, AttemptNotAllowed
+from quizzes.services import QuizRefusal
 
 # --- authentication --------------------------------------------------------------------
 
@@ -216,11 +216,12 @@ class ErrorBodySerializer(serializers.Serializer):
     message = serializers.CharField(help_text="What went wrong and what to do, for a person.")
     fields = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
-        help_text="Per input field (or query parameter), its problems. Empty unless code is invalid.",
+        help_text="Per input field (or query parameter), its problems. Empty unless code is invalid "
+        "or answer_required.",
     )
     available_at = serializers.DateTimeField(
         required=False,
-        help_text="With wait_required or not_open_yet: when a new attempt may start.",
+        help_text="With wait_required or recheck_not_open: when a new attempt may start.",
     )
 
 
@@ -235,25 +236,6 @@ def _error(
     if available_at is not None:
         body["available_at"] = serializers.DateTimeField().to_representation(available_at)
     return Response({"error": body}, status=status, headers=headers)
-
-
-def attempt_refusal_code(exc: AttemptNotAllowed) -> str:
-    """A machine-readable code for why quizzes refused a new attempt.
-
-    quizzes.services raises AttemptNotAllowed with a sentence for people; the
-    code is derived from what the refusal carries (a time to wait for) and the
-    rule in quizzes.grading.attempt_availability that produced it.
-    """
-    reason = exc.reason
-    if exc.available_at is not None:
-        return "not_open_yet" if "re-check" in reason else "wait_required"
-    if reason.startswith("You have used all"):
-        return "attempt_limit_reached"
-    if reason.startswith("You have already passed"):
-        return "already_passed"
-    if "no questions" in reason or reason.startswith("Nothing to re-check"):
-        return "no_questions"
-    return "attempt_not_allowed"
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -295,12 +277,10 @@ def api_exception_handler(exc, context):
     if isinstance(exc, services.Conflict):
         set_rollback()
         return _error(409, exc.code, exc.message)
-    if isinstance(exc, AttemptClosed):
+    if isinstance(exc, QuizRefusal):
+        # AttemptClosed and AttemptNotAllowed carry their stable code (quizzes.services.REFUSAL_CODES).
         set_rollback()
-        return _error(409, "attempt_closed", str(exc) or "This attempt is closed; nothing was changed.")
-    if isinstance(exc, AttemptNotAllowed):
-        set_rollback()
-        return _error(409, attempt_refusal_code(exc), exc.reason, available_at=exc.available_at)
+        return _error(409, exc.code, exc.message, available_at=exc.available_at)
     if isinstance(exc, ClaimRefused):
         set_rollback()
         code = "already_claimed" if exc.existing is not None else "claim_refused"

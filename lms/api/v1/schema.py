@@ -24,16 +24,22 @@ resumes the open one (200). An open attempt's questions carry no answer key.
 `PUT /attempts/{id}/answers/` saves; `POST /attempts/{id}/submit/` grades
 exactly once (a repeat returns the same result); `…/result/` gives the
 score, and `…/review/` the answers and rationales once the quiz's review rule
-allows (403 `review_not_allowed` before).
+allows (403 `review_not_allowed` before). A lesson's knowledge check is at
+`…/lessons/{lesson}/check/` (start with `…/check/attempts/`); `POST
+/attempts/{id}/check/` checks one question and answers with that question's
+feedback only.
 
 **Errors** are always `{"error": {"code", "message", "fields"}}`: 400
-`invalid` (with `fields`) or `malformed_request`, 401, 403
-(`missing_scope`, `permission_denied`, `review_not_allowed`), 404
-`not_found`, 409 (`email_taken`, `conflict`, `attempt_closed`, `attempt_open`,
-`attempt_limit_reached`, `wait_required` and `not_open_yet` with
-`available_at`, `already_passed`, `no_questions`, `already_claimed`,
-`claim_refused`), 415, 429 `throttled` (with `Retry-After`; limits are per
-token or learner).
+`invalid` (with `fields`), `malformed_request`, `answer_required` (with
+`fields`) or `not_a_knowledge_check`, 401, 403 (`missing_scope`,
+`permission_denied`, `review_not_allowed`), 404 `not_found`, 409
+(`email_taken`, `conflict`, `attempt_open`, `already_claimed`,
+`claim_refused`, and the quizzes' refusals: `attempt_limit_reached`,
+`wait_required` and `recheck_not_open` with `available_at`,
+`already_passed`, `quiz_empty`, `nothing_to_recheck`, `pretest_closed`,
+`attempt_submitted`, `check_finished`, `question_already_checked`), 415, 429
+`throttled` (with `Retry-After`; limits are per token or learner). Codes are
+stable; messages are for people and may be reworded.
 
 **Enrolment sync** (`POST /api/v1/enrolments/`) is idempotent by your
 `external_id`: the same request twice leaves one learner and one enrolment

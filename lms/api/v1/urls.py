@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from lms.api.v1 import attempts, credits, views
+from lms.api.v1.checks import AttemptCheckApi, CheckDetailApi, CheckStartApi
 
 app_name = "v1"
 
@@ -34,6 +35,17 @@ urlpatterns = [
         attempts.AttemptStartApi.as_view(),
         name="attempt-start",
     ),
+    path(
+        "courses/<slug:course_slug>/lessons/<slug:lesson_slug>/check/",
+        CheckDetailApi.as_view(),
+        name="check-detail",
+    ),
+    path(
+        "courses/<slug:course_slug>/lessons/<slug:lesson_slug>/check/attempts/",
+        CheckStartApi.as_view(),
+        name="check-start",
+    ),
+    path("attempts/<int:attempt_id>/check/", AttemptCheckApi.as_view(), name="attempt-check"),
     path("attempts/<int:attempt_id>/", attempts.AttemptDetailApi.as_view(), name="attempt-detail"),
     path("attempts/<int:attempt_id>/answers/", attempts.AttemptAnswersSaveApi.as_view(), name="attempt-answers"),
     path("attempts/<int:attempt_id>/submit/", attempts.AttemptSubmitApi.as_view(), name="attempt-submit"),
