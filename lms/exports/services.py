@@ -85,6 +85,7 @@ class _ProgressWriter:
     job: ExportJob
     worker: str
     unit: str
+    listener: Callable[[int, int | None], object] | None = None  # told after each write (tests, logging)
     clock: Callable[[], float] = time.monotonic
     last: float = float("-inf")
     done: int = 0
@@ -100,18 +101,24 @@ class _ProgressWriter:
         _mine(self.job, self.worker).update(
             progress_done=done, progress_total=total, message=text[:200], heartbeat_at=timezone.now()
         )
+        if self.listener is not None:
+            self.listener(done, total)
 
 
 UNITS = {"qti": "documents", "scorm": "steps", "credit_report": "rows"}
 
 
-def export_job_run(*, job: ExportJob, worker: str, today: dt.date | None = None) -> ExportJob:
+def export_job_run(
+    *, job: ExportJob, worker: str, today: dt.date | None = None,
+    listener: Callable[[int, int | None], object] | None = None,
+) -> ExportJob:
     """Build a claimed job's export and store it; the job ends done or failed.
 
     Never raises for a bad export (its error text says why), only for a lost
     database connection: the job then stays running and is recovered later.
+    `listener(done, total)` is called after each progress write.
     """
-    progress = _ProgressWriter(job, worker, UNITS.get(job.kind, "steps"))
+    progress = _ProgressWriter(job, worker, UNITS.get(job.kind, "steps"), listener)
     try:
         export = builders.export_build(job.kind, job.parameters, today=today or timezone.localdate(),
                                        progress=progress)
