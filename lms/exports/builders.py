@@ -69,8 +69,13 @@ def qti_export(*, course: str, version: str = "2.1", progress: Progress = None) 
 
 
 def scorm_export(
-    *, course: str, version: str = "1.2", mode: str = "connected", server_url: str = "",
-    organisation: str = scorm_services.DEFAULT_ORGANISATION, progress: Progress = None,
+    *,
+    course: str,
+    version: str = "1.2",
+    mode: str = "connected",
+    server_url: str = "",
+    organisation: str = scorm_services.DEFAULT_ORGANISATION,
+    progress: Progress = None,
 ) -> Export:
     """A SCORM package; self-contained packages carry the knowledge-check keys.
 
@@ -81,7 +86,9 @@ def scorm_export(
         raise ExportError("SCORM version must be 1.2 or 2004; mode connected or self-contained.")
     if mode == "connected":
         if not server_url.startswith(("https://", "http://")):
-            raise ExportError("A connected package needs a server URL (--server-url: our site's origin, https://...).")
+            raise ExportError(
+                "A connected package needs a server URL (--server-url: our site's origin, https://...)."
+            )
         found = Course.objects.published().filter(slug=course).first()
         if found is None:
             raise ExportError(f"No published course with slug {course!r}.")
@@ -113,8 +120,14 @@ def scorm_export(
 
 
 def credit_report_export(
-    *, report: str, date_from: dt.date | None = None, date_to: dt.date | None = None, credit_type: str = "",
-    activity: str = "", today: dt.date, progress: Progress = None,
+    *,
+    report: str,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    credit_type: str = "",
+    activity: str = "",
+    today: dt.date,
+    progress: Progress = None,
 ) -> Export:
     """A provider report as CSV (UTF-8), streamed row by row into `out`."""
     if report not in REPORTS:
@@ -125,15 +138,22 @@ def credit_report_export(
         if chosen is None:
             raise ExportError("The activity must name a course slug with a CE activity.")
     built = credit_exports.report_build(
-        report, date_from=date_from or dt.date.min, date_to=date_to or today, credit_type=credit_type,
-        activity=chosen, today=today,
+        report,
+        date_from=date_from or dt.date.min,
+        date_to=date_to or today,
+        credit_type=credit_type,
+        activity=chosen,
+        today=today,
     )
 
     def write(out: BinaryIO) -> None:
         credit_exports.csv_write(built, out, progress=progress)
 
     return Export(
-        filename=f"{report}.csv", content_type="text/csv; charset=utf-8", summary=f"{built.title} (CSV)", write=write
+        filename=f"{report}.csv",
+        content_type="text/csv; charset=utf-8",
+        summary=f"{built.title} (CSV)",
+        write=write,
     )
 
 
@@ -151,13 +171,21 @@ def export_build(kind: str, parameters: dict, *, today: dt.date, progress: Progr
         return qti_export(course=p.get("course", ""), version=p.get("version", "2.1"), progress=progress)
     if kind == "scorm":
         return scorm_export(
-            course=p.get("course", ""), version=p.get("version", "1.2"), mode=p.get("mode", "connected"),
-            server_url=p.get("server_url", ""), progress=progress,
+            course=p.get("course", ""),
+            version=p.get("version", "1.2"),
+            mode=p.get("mode", "connected"),
+            server_url=p.get("server_url", ""),
+            progress=progress,
         )
     if kind == "credit_report":
         return credit_report_export(
-            report=p.get("report", ""), date_from=_date(p.get("date_from")), date_to=_date(p.get("date_to")),
-            credit_type=p.get("credit_type", ""), activity=p.get("activity", ""), today=today, progress=progress,
+            report=p.get("report", ""),
+            date_from=_date(p.get("date_from")),
+            date_to=_date(p.get("date_to")),
+            credit_type=p.get("credit_type", ""),
+            activity=p.get("activity", ""),
+            today=today,
+            progress=progress,
         )
     raise ExportError(f"Unknown export kind {kind!r}.")
 

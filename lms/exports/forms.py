@@ -34,8 +34,10 @@ class ScormExportForm(forms.Form):
     version = forms.ChoiceField(label="SCORM version", choices=[(v, v) for v in builders.SCORM_VERSIONS])
     mode = forms.ChoiceField(
         label="Mode",
-        choices=[("connected", "Connected (reports to this site; no keys)"),
-                 ("self-contained", "Self-contained (offline; includes knowledge-check keys)")],
+        choices=[
+            ("connected", "Connected (reports to this site; no keys)"),
+            ("self-contained", "Self-contained (offline; includes knowledge-check keys)"),
+        ],
     )
 
     def __init__(self, *args, courses=None, **kwargs):
@@ -49,12 +51,15 @@ class ScormExportForm(forms.Form):
 class CreditReportExportForm(forms.Form):
     kind = "credit_report"
     report = forms.ChoiceField(label="Report", choices=[(r, r) for r in builders.REPORTS])
-    date_from = forms.DateField(label="From (optional)", required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To (optional; today)", required=False,
-                              widget=forms.DateInput(attrs={"type": "date"}))
-    credit_type = forms.ChoiceField(label="Credit type", required=False,
-                                    choices=[("", "All")] + list(CreditType.choices))
+    date_from = forms.DateField(
+        label="From (optional)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To (optional; today)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    credit_type = forms.ChoiceField(
+        label="Credit type", required=False, choices=[("", "All")] + list(CreditType.choices)
+    )
     activity = forms.ChoiceField(label="Course (evaluations, outcomes)", required=False)
 
     def __init__(self, *args, courses=None, **kwargs):

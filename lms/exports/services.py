@@ -43,8 +43,9 @@ PROGRESS_WRITE_SECONDS = 0.2  # at most ~5 progress writes a second per job
 
 def export_job_request(*, kind: str, parameters: dict, requested_by) -> ExportJob:
     """Queue an export. One query. The caller checks the permission (rules.may_export)."""
-    return ExportJob.objects.create(kind=kind, parameters=parameters, requested_by=requested_by,
-                                    message="Waiting for a worker")
+    return ExportJob.objects.create(
+        kind=kind, parameters=parameters, requested_by=requested_by, message="Waiting for a worker"
+    )
 
 
 def export_job_claim(*, worker: str) -> ExportJob | None:
@@ -69,8 +70,18 @@ def export_job_claim(*, worker: str) -> ExportJob | None:
         job.runs += 1
         job.progress_done, job.progress_total = 0, None
         job.message = "Starting"
-        job.save(update_fields=["state", "claimed_by", "started_at", "heartbeat_at", "runs", "progress_done",
-                                "progress_total", "message"])
+        job.save(
+            update_fields=[
+                "state",
+                "claimed_by",
+                "started_at",
+                "heartbeat_at",
+                "runs",
+                "progress_done",
+                "progress_total",
+                "message",
+            ]
+        )
     return job
 
 
@@ -109,7 +120,10 @@ UNITS = {"qti": "documents", "scorm": "steps", "credit_report": "rows"}
 
 
 def export_job_run(
-    *, job: ExportJob, worker: str, today: dt.date | None = None,
+    *,
+    job: ExportJob,
+    worker: str,
+    today: dt.date | None = None,
     listener: Callable[[int, int | None], object] | None = None,
 ) -> ExportJob:
     """Build a claimed job's export and store it; the job ends done or failed.
@@ -120,8 +134,9 @@ def export_job_run(
     """
     progress = _ProgressWriter(job, worker, UNITS.get(job.kind, "steps"), listener)
     try:
-        export = builders.export_build(job.kind, job.parameters, today=today or timezone.localdate(),
-                                       progress=progress)
+        export = builders.export_build(
+            job.kind, job.parameters, today=today or timezone.localdate(), progress=progress
+        )
         with tempfile.TemporaryFile() as tmp:
             export.write(tmp)
             size = tmp.tell()
@@ -136,9 +151,15 @@ def export_job_run(
         return _fail(job, worker, f"Unexpected error ({type(exc).__name__}): {exc}")
     total = progress.total if progress.total is not None else progress.done  # a CSV: its row count
     finished = _mine(job, worker).update(
-        state=ExportJob.State.DONE, file=stored, filename=export.filename, size=size,
-        progress_done=total, progress_total=total, message=f"Done: {export.summary}"[:200],
-        finished_at=timezone.now(), heartbeat_at=timezone.now(),
+        state=ExportJob.State.DONE,
+        file=stored,
+        filename=export.filename,
+        size=size,
+        progress_done=total,
+        progress_total=total,
+        message=f"Done: {export.summary}"[:200],
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
     )
     if not finished:  # recovered as stale while we worked: another run owns the job now
         job.file.storage.delete(stored)
@@ -147,8 +168,9 @@ def export_job_run(
 
 
 def _fail(job: ExportJob, worker: str, error: str) -> ExportJob:
-    _mine(job, worker).update(state=ExportJob.State.FAILED, error=error, message="Failed",
-                              finished_at=timezone.now())
+    _mine(job, worker).update(
+        state=ExportJob.State.FAILED, error=error, message="Failed", finished_at=timezone.now()
+    )
     job.refresh_from_db()
     return job
 
@@ -163,11 +185,16 @@ def export_jobs_recover(*, now: dt.datetime | None = None) -> tuple[int, int]:
     cutoff = now - dt.timedelta(seconds=settings.LMS_EXPORT_STALE_SECONDS)
     stale = ExportJob.objects.filter(state=ExportJob.State.RUNNING, heartbeat_at__lt=cutoff)
     requeued = stale.filter(runs__lt=MAX_RUNS).update(
-        state=ExportJob.State.QUEUED, claimed_by="", progress_done=0, progress_total=None,
+        state=ExportJob.State.QUEUED,
+        claimed_by="",
+        progress_done=0,
+        progress_total=None,
         message="Re-queued: the worker running it stopped reporting",
     )
     failed = stale.filter(runs__gte=MAX_RUNS).update(
-        state=ExportJob.State.FAILED, finished_at=now, message="Failed",
+        state=ExportJob.State.FAILED,
+        finished_at=now,
+        message="Failed",
         error=(
             f"The worker running this export stopped reporting progress for over "
             f"{settings.LMS_EXPORT_STALE_SECONDS} seconds, {MAX_RUNS} times. Start it again, or run the "

@@ -39,7 +39,9 @@ def _job_for(request, pk: int) -> ExportJob:
     except ExportJob.DoesNotExist:
         raise Http404("No such export.") from None
     if not rules.may_read(request.user, job):
-        raise PermissionDenied("Only the person who started this export, or staff allowed to run it, may see it.")
+        raise PermissionDenied(
+            "Only the person who started this export, or staff allowed to run it, may see it."
+        )
     return job
 
 
@@ -77,9 +79,15 @@ def export_index(request):
             available.append(form)
         elif rules.may_export(user, form_class.kind, {}):
             available.append(form_class())
-    return render(request, "lms/export_index.html", {
-        "forms": available, "jobs": selectors.export_job_list(user=user), "may_keys": may_keys,
-    })
+    return render(
+        request,
+        "lms/export_index.html",
+        {
+            "forms": available,
+            "jobs": selectors.export_job_list(user=user),
+            "may_keys": may_keys,
+        },
+    )
 
 
 @require_POST
@@ -91,10 +99,16 @@ def export_start(request):
         raise Http404("No such export.")
     form = form_class(request.POST)
     if not form.is_valid():
-        return render(request, "lms/export_index.html", {
-            "forms": [form], "jobs": selectors.export_job_list(user=request.user),
-            "may_keys": request.user.has_perm(rules.ANSWER_KEYS),
-        }, status=400)
+        return render(
+            request,
+            "lms/export_index.html",
+            {
+                "forms": [form],
+                "jobs": selectors.export_job_list(user=request.user),
+                "may_keys": request.user.has_perm(rules.ANSWER_KEYS),
+            },
+            status=400,
+        )
     parameters = form.parameters()
     if form_class.kind == "scorm" and parameters["mode"] == "connected":
         # The package names this site: the origin the staff member is using.
@@ -136,7 +150,8 @@ def export_job_download(request, pk: int):
     if job.state != ExportJob.State.DONE:
         raise Http404("This export has no file (yet).")
     content_type = "text/csv; charset=utf-8" if job.filename.endswith(".csv") else "application/zip"
-    response = FileResponse(job.file.open("rb"), as_attachment=True, filename=job.filename,
-                            content_type=content_type)
+    response = FileResponse(
+        job.file.open("rb"), as_attachment=True, filename=job.filename, content_type=content_type
+    )
     response["Cache-Control"] = "no-store"
     return response

@@ -23,17 +23,22 @@ BAR = "document.querySelector('#export-progress')"
 @pytest.fixture
 def staff_with_keys(transactional_db, tmp_path, settings):
     settings.LMS_EXPORTS_ROOT = tmp_path / "exports-root"
-    call_command("load_curriculum", content_dir=str(course_dir_write(tmp_path / "content")), stdout=StringIO())
+    call_command(
+        "load_curriculum", content_dir=str(course_dir_write(tmp_path / "content")), stdout=StringIO()
+    )
     user = UserFactory(is_staff=True, full_name="Exporting Staff")
     user.user_permissions.add(Permission.objects.get(codename="export_answer_keys"))
     return user
 
 
-def test_start_an_export_watch_the_bar_and_download(page, live_server, staff_with_keys, assert_accessible,
-                                                    monkeypatch):
+def test_start_an_export_watch_the_bar_and_download(
+    page, live_server, staff_with_keys, assert_accessible, monkeypatch
+):
     monkeypatch.setattr(services, "PROGRESS_WRITE_SECONDS", 0)  # write every step, so each can be watched
     csp_errors = []
-    page.on("console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None
+    )
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("E-mail address").fill(staff_with_keys.email)
     page.get_by_label("Password").fill("correct-horse-battery")
@@ -41,7 +46,9 @@ def test_start_an_export_watch_the_bar_and_download(page, live_server, staff_wit
 
     page.goto(live_server.url + "/staff/exports/")
     assert_accessible(page, "exports page")
-    qti = page.locator("section", has=page.get_by_role("heading", name="QTI question bank (with answer keys)"))
+    qti = page.locator(
+        "section", has=page.get_by_role("heading", name="QTI question bank (with answer keys)")
+    )
     qti.locator("#id_qti-course").select_option("quiz-course")
     qti.locator("#id_qti-version").select_option("2.1")
     qti.get_by_role("button", name="Start this export").click()

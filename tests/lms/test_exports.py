@@ -38,7 +38,9 @@ def exports_root(settings, tmp_path):
 
 @pytest.fixture
 def course(db, tmp_path):
-    call_command("load_curriculum", content_dir=str(course_dir_write(tmp_path / "content")), stdout=StringIO())
+    call_command(
+        "load_curriculum", content_dir=str(course_dir_write(tmp_path / "content")), stdout=StringIO()
+    )
     return COURSE
 
 
@@ -80,8 +82,9 @@ def _run(job: ExportJob, **kwargs) -> tuple[ExportJob, list[tuple]]:
 
 
 def test_qti_job_goes_queued_running_done_with_monotonic_progress(course, every_write):
-    job = services.export_job_request(kind="qti", parameters={"course": COURSE, "version": "2.1"},
-                                      requested_by=_staff("export_answer_keys"))
+    job = services.export_job_request(
+        kind="qti", parameters={"course": COURSE, "version": "2.1"}, requested_by=_staff("export_answer_keys")
+    )
     assert (job.state, job.progress_done, job.progress_total) == ("queued", 0, None)
     job, seen = _run(job)
     assert {state for state, _, _ in seen} == {"running"}
@@ -95,8 +98,9 @@ def test_qti_job_goes_queued_running_done_with_monotonic_progress(course, every_
 
 
 def test_qti_job_file_is_what_export_qti_writes(course, tmp_path):
-    job = services.export_job_request(kind="qti", parameters={"course": COURSE, "version": "3.0"},
-                                      requested_by=None)
+    job = services.export_job_request(
+        kind="qti", parameters={"course": COURSE, "version": "3.0"}, requested_by=None
+    )
     job, _ = _run(job)
     target = tmp_path / "command.zip"
     call_command("export_qti", COURSE, "--version", "3.0", "--output", str(target), stdout=StringIO())
@@ -106,13 +110,26 @@ def test_qti_job_file_is_what_export_qti_writes(course, tmp_path):
 
 def test_offline_scorm_job_file_is_what_export_scorm_writes(course, tmp_path, every_write):
     job = services.export_job_request(
-        kind="scorm", parameters={"course": COURSE, "version": "2004", "mode": "self-contained"}, requested_by=None
+        kind="scorm",
+        parameters={"course": COURSE, "version": "2004", "mode": "self-contained"},
+        requested_by=None,
     )
     job, seen = _run(job)
-    assert [done for _, done, _ in seen] == list(range(1, seen[-1][2] + 1))  # one step per lesson, then the zip
+    assert [done for _, done, _ in seen] == list(
+        range(1, seen[-1][2] + 1)
+    )  # one step per lesson, then the zip
     target = tmp_path / "command.zip"
-    call_command("export_scorm", COURSE, "--version", "2004", "--mode", "self-contained", "--output", str(target),
-                 stdout=StringIO())
+    call_command(
+        "export_scorm",
+        COURSE,
+        "--version",
+        "2004",
+        "--mode",
+        "self-contained",
+        "--output",
+        str(target),
+        stdout=StringIO(),
+    )
     with job.file.open("rb") as stored:
         assert _members(stored.read()) == _members(target.read_bytes())
 
@@ -123,7 +140,9 @@ def test_credit_report_job_file_equals_the_command_csv_byte_for_byte(db, tmp_pat
         learner = UserFactory()
         everything_complete(learner, activity)
         credit_services.claim_create(learner=learner, activity_id=activity.pk, data=claim_input())
-    job = services.export_job_request(kind="credit_report", parameters={"report": "completions"}, requested_by=None)
+    job = services.export_job_request(
+        kind="credit_report", parameters={"report": "completions"}, requested_by=None
+    )
     job, seen = _run(job)
     assert seen[-1] == ("running", 3, None)  # the row count, total unknown while streaming
     assert (job.state, job.progress_done, job.progress_total) == ("done", 3, 3)
@@ -139,7 +158,9 @@ def test_the_export_commands_print_progress(course, tmp_path):
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("documents: 1/") and any("(100%)" in line for line in lines)
     out = StringIO()
-    call_command("export_scorm", COURSE, "--mode", "self-contained", "--output", str(tmp_path / "s.zip"), stdout=out)
+    call_command(
+        "export_scorm", COURSE, "--mode", "self-contained", "--output", str(tmp_path / "s.zip"), stdout=out
+    )
     assert "lessons: " in out.getvalue() and "(100%)" in out.getvalue()
 
 
@@ -168,7 +189,11 @@ def test_a_stale_running_job_is_requeued_once_then_failed(course, settings):
     ExportJob.objects.filter(pk=job.pk).update(heartbeat_at=long_ago)
     assert services.export_jobs_recover() == (1, 0)
     job.refresh_from_db()
-    assert (job.state, job.claimed_by, job.message) == ("queued", "", "Re-queued: the worker running it stopped reporting")
+    assert (job.state, job.claimed_by, job.message) == (
+        "queued",
+        "",
+        "Re-queued: the worker running it stopped reporting",
+    )
     services.export_job_claim(worker="crashed-2")
     ExportJob.objects.filter(pk=job.pk).update(heartbeat_at=long_ago)
     assert services.export_jobs_recover() == (0, 1)
@@ -205,7 +230,9 @@ def test_a_slow_worker_whose_job_was_requeued_keeps_no_file(course, settings, ex
 
 def test_run_export_jobs_once_runs_every_queued_job(course):
     for version in ("2.1", "3.0"):
-        services.export_job_request(kind="qti", parameters={"course": COURSE, "version": version}, requested_by=None)
+        services.export_job_request(
+            kind="qti", parameters={"course": COURSE, "version": version}, requested_by=None
+        )
     out = StringIO()
     call_command("run_export_jobs", "--once", "--worker", "w1", stdout=out)
     assert list(ExportJob.objects.values_list("state", "claimed_by")) == [("done", "w1"), ("done", "w1")]
@@ -231,8 +258,18 @@ def test_deliver_outbox_no_exports_leaves_jobs_queued(course):
 
 START_CASES = {
     "qti": {"kind": "qti", "qti-course": COURSE, "qti-version": "2.1"},
-    "scorm-offline": {"kind": "scorm", "scorm-course": COURSE, "scorm-version": "1.2", "scorm-mode": "self-contained"},
-    "scorm-connected": {"kind": "scorm", "scorm-course": COURSE, "scorm-version": "1.2", "scorm-mode": "connected"},
+    "scorm-offline": {
+        "kind": "scorm",
+        "scorm-course": COURSE,
+        "scorm-version": "1.2",
+        "scorm-mode": "self-contained",
+    },
+    "scorm-connected": {
+        "kind": "scorm",
+        "scorm-course": COURSE,
+        "scorm-version": "1.2",
+        "scorm-mode": "connected",
+    },
     "credit-report": {"kind": "credit_report", "report-report": "completions"},
 }
 
@@ -330,7 +367,10 @@ def test_the_download_is_the_stored_file_not_cached(done_job, client):
 def test_an_anonymous_visitor_is_sent_to_log_in(done_job, client):
     response = client.get(reverse("lms_exports:job_download", args=[done_job.pk]))
     assert response.status_code == HTTPStatus.FOUND and "/accounts/login/" in response["Location"]
-    assert client.get(reverse("lms_exports:job_status", args=[done_job.pk])).status_code == HTTPStatus.UNAUTHORIZED
+    assert (
+        client.get(reverse("lms_exports:job_status", args=[done_job.pk])).status_code
+        == HTTPStatus.UNAUTHORIZED
+    )
 
 
 def test_a_job_without_a_file_has_no_download(course, client):
@@ -351,8 +391,9 @@ def test_the_job_page_has_a_labelled_progress_bar_and_live_status(done_job, clie
 # --- the direct downloads, now permission-checked ----------------------------------------------
 
 
-@pytest.mark.parametrize(("codenames", "expected"), [((), HTTPStatus.FORBIDDEN),
-                                                      (("export_answer_keys",), HTTPStatus.OK)])
+@pytest.mark.parametrize(
+    ("codenames", "expected"), [((), HTTPStatus.FORBIDDEN), (("export_answer_keys",), HTTPStatus.OK)]
+)
 def test_direct_qti_download_needs_the_answer_key_permission(course, client, codenames, expected):
     client.force_login(_staff(*codenames))
     response = client.get(reverse("lms_qti:export", args=[COURSE]))
@@ -362,8 +403,11 @@ def test_direct_qti_download_needs_the_answer_key_permission(course, client, cod
 
 @pytest.mark.parametrize(
     ("mode", "codenames", "expected"),
-    [("self-contained", (), HTTPStatus.FORBIDDEN), ("self-contained", ("export_answer_keys",), HTTPStatus.OK),
-     ("connected", (), HTTPStatus.OK)],
+    [
+        ("self-contained", (), HTTPStatus.FORBIDDEN),
+        ("self-contained", ("export_answer_keys",), HTTPStatus.OK),
+        ("connected", (), HTTPStatus.OK),
+    ],
 )
 def test_direct_scorm_download_needs_the_permission_for_keys(course, client, mode, codenames, expected):
     client.force_login(_staff(*codenames))
@@ -373,8 +417,20 @@ def test_direct_scorm_download_needs_the_permission_for_keys(course, client, mod
 
 # --- the status JSON -------------------------------------------------------------------------
 
-STATUS_KEYS = {"id", "kind", "state", "done", "total", "percent", "message", "error", "filename", "size",
-               "download_url", "finished"}
+STATUS_KEYS = {
+    "id",
+    "kind",
+    "state",
+    "done",
+    "total",
+    "percent",
+    "message",
+    "error",
+    "filename",
+    "size",
+    "download_url",
+    "finished",
+}
 
 
 def test_status_json_of_a_queued_job(course, client):
@@ -383,8 +439,17 @@ def test_status_json_of_a_queued_job(course, client):
     client.force_login(requester)
     data = client.get(reverse("lms_exports:job_status", args=[job.pk])).json()
     assert data == {
-        "id": job.pk, "kind": "qti", "state": "queued", "done": 0, "total": None, "percent": None,
-        "message": "Waiting for a worker", "error": "", "filename": "", "size": None, "download_url": None,
+        "id": job.pk,
+        "kind": "qti",
+        "state": "queued",
+        "done": 0,
+        "total": None,
+        "percent": None,
+        "message": "Waiting for a worker",
+        "error": "",
+        "filename": "",
+        "size": None,
+        "download_url": None,
         "finished": False,
     }
 
@@ -393,11 +458,18 @@ def test_status_json_of_a_running_job(course, client):
     requester = _staff("export_answer_keys")
     job = services.export_job_request(kind="qti", parameters={"course": COURSE}, requested_by=requester)
     services.export_job_claim(worker=WORKER)
-    ExportJob.objects.filter(pk=job.pk).update(progress_done=3, progress_total=12, message="3 of 12 documents")
+    ExportJob.objects.filter(pk=job.pk).update(
+        progress_done=3, progress_total=12, message="3 of 12 documents"
+    )
     client.force_login(requester)
     data = client.get(reverse("lms_exports:job_status", args=[job.pk])).json()
-    assert (data["state"], data["done"], data["total"], data["percent"], data["finished"]) == ("running", 3, 12, 25,
-                                                                                               False)
+    assert (data["state"], data["done"], data["total"], data["percent"], data["finished"]) == (
+        "running",
+        3,
+        12,
+        25,
+        False,
+    )
     assert data["download_url"] is None
 
 
@@ -406,7 +478,12 @@ def test_status_json_of_a_done_job_links_the_download(done_job, client):
     response = client.get(reverse("lms_exports:job_status", args=[done_job.pk]))
     data = response.json()
     assert set(data) == STATUS_KEYS
-    assert (data["state"], data["percent"], data["finished"], data["size"]) == ("done", 100, True, done_job.size)
+    assert (data["state"], data["percent"], data["finished"], data["size"]) == (
+        "done",
+        100,
+        True,
+        done_job.size,
+    )
     assert data["download_url"] == reverse("lms_exports:job_download", args=[done_job.pk])
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
 
@@ -424,8 +501,13 @@ def test_status_json_of_a_failed_job_carries_the_error(db, client):
 @pytest.mark.parametrize("state", ["queued", "done"])
 def test_status_endpoint_query_count_is_constant(done_job, client, django_assert_num_queries, state):
     """Session, user, job: the same three queries whatever the job's state or size."""
-    job = done_job if state == "done" else services.export_job_request(
-        kind="qti", parameters={"course": COURSE}, requested_by=done_job.requested_by)
+    job = (
+        done_job
+        if state == "done"
+        else services.export_job_request(
+            kind="qti", parameters={"course": COURSE}, requested_by=done_job.requested_by
+        )
+    )
     client.force_login(done_job.requested_by)
     with django_assert_num_queries(3):
         assert client.get(reverse("lms_exports:job_status", args=[job.pk])).status_code == HTTPStatus.OK

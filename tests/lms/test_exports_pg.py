@@ -49,10 +49,13 @@ def test_two_workers_claiming_at_once_get_one_job_once():
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_running_at_once_build_each_job_exactly_once(tmp_path, settings):
     settings.LMS_EXPORTS_ROOT = tmp_path / "exports-root"
-    call_command("load_curriculum", content_dir=str(course_dir_write(tmp_path / "content")), stdout=StringIO())
+    call_command(
+        "load_curriculum", content_dir=str(course_dir_write(tmp_path / "content")), stdout=StringIO()
+    )
     for version in ("2.1", "3.0", "2.1"):
-        services.export_job_request(kind="qti", parameters={"course": "quiz-course", "version": version},
-                                    requested_by=None)
+        services.export_job_request(
+            kind="qti", parameters={"course": "quiz-course", "version": version}, requested_by=None
+        )
     ran = _together(lambda name: services.export_jobs_run_once(worker=name, limit=10))
     assert sum(ran) == 3
     assert set(ExportJob.objects.values_list("state", "runs")) == {("done", 1)}

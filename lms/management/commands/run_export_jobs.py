@@ -19,7 +19,9 @@ class Command(BaseCommand):
     help = "Run queued export jobs (QTI, SCORM, credit reports) staff started from the site or the admin."
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="Run the queued jobs, then exit (cron, tests).")
+        parser.add_argument(
+            "--once", action="store_true", help="Run the queued jobs, then exit (cron, tests)."
+        )
         parser.add_argument("--interval", type=float, default=2.0, help="Seconds between polls when looping.")
         parser.add_argument("--worker", default="", help="Name recorded on the job (default host:pid).")
 
