@@ -519,3 +519,26 @@ def test_status_endpoint_for_a_permission_holder_adds_the_permission_queries(
     client.force_login(_staff("export_answer_keys"))
     with django_assert_num_queries(5):  # session, user, job, user and group permissions
         assert client.get(reverse("lms_exports:job_status", args=[done_job.pk])).status_code == HTTPStatus.OK
+
+
+# --- the admin -------------------------------------------------------------------------------
+
+
+def test_admin_lists_jobs_with_a_start_button_and_download_links(done_job, client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:lms_exportjob_changelist")).content.decode()
+    assert f'href="{reverse("lms_exports:index")}"' in page and "Start an export" in page
+    assert f'href="{reverse("lms_exports:job_download", args=[done_job.pk])}"' in page
+
+
+def test_admin_run_again_queues_a_copy_only_with_the_permission(done_job, client):
+    viewer = _staff()
+    viewer.user_permissions.add(_perm("view_exportjob"))
+    client.force_login(viewer)
+    changelist = reverse("admin:lms_exportjob_changelist")
+    client.post(changelist, {"action": "run_again", "_selected_action": [done_job.pk]})
+    assert ExportJob.objects.count() == 1  # refused: a QTI package needs the answer-key permission
+    viewer.user_permissions.add(_perm("export_answer_keys"))
+    client.post(changelist, {"action": "run_again", "_selected_action": [done_job.pk]})
+    copy = ExportJob.objects.exclude(pk=done_job.pk).get()
+    assert (copy.state, copy.parameters, copy.requested_by) == ("queued", done_job.parameters, viewer)
