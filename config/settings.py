@@ -290,6 +290,12 @@ LMS_OUTBOX_TIMEOUT_SECONDS = env_int("LMS_OUTBOX_TIMEOUT_SECONDS", 10)
 # The base of every xAPI activity id (course, lesson, question). An LRS knows each
 # activity only by this address: set it once, before the first statement, and never change it.
 LMS_XAPI_ACTIVITY_BASE = os.environ.get("LMS_XAPI_ACTIVITY_BASE", "").rstrip("/")
+# Export jobs (lms/exports): where finished files are kept. Not under any served
+# URL: a file is downloaded only through the job's download view, which checks
+# who may read it. A job running longer than the timeout without a progress
+# report is taken to belong to a crashed worker (re-queued once, then failed).
+LMS_EXPORTS_ROOT = Path(os.environ.get("LMS_EXPORTS_ROOT", "") or BASE_DIR / "var" / "exports")
+LMS_EXPORT_STALE_SECONDS = env_int("LMS_EXPORT_STALE_SECONDS", 900)
 # LTI 1.3 (lms/lti): where OIDC state and nonces live, and how long; the platform key-set cache.
 LTI_CACHE_ALIAS = "lms"
 LTI_LAUNCH_DATA_SECONDS = env_int("LTI_LAUNCH_DATA_SECONDS", 3600)

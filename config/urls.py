@@ -5,6 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("api/", include("lms.api.urls")),
+    path("staff/exports/", include("lms.exports.urls")),
     path("staff/exports/", include("lms.qti.urls")),
     path("scorm/", include("lms.scorm.urls")),
     path("lti/", include("lms.lti.urls")),

@@ -13,8 +13,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db.models import Avg, Count, Exists, OuterRef, Q
@@ -244,13 +245,30 @@ class _Echo:
         return value
 
 
-def csv_lines(report: Report) -> Iterator[str]:
+def csv_lines(report: Report, *, progress: Callable[[int, None], None] | None = None) -> Iterator[str]:
     """The report as CSV text, one line at a time. Cells starting with =, +, - or @ are
-    prefixed with a quote so a spreadsheet does not run learner-entered text as a formula."""
+    prefixed with a quote so a spreadsheet does not run learner-entered text as a formula.
+
+    `progress(rows, None)` is called every CHUNK rows and once at the end: the
+    total is unknown, since rows stream from the database without a count.
+    """
     writer = csv.writer(_Echo())
     yield writer.writerow(report.header)
+    written = 0
     for row in report.rows:
         yield writer.writerow([_cell(value) for value in row])
+        written += 1
+        if progress is not None and written % CHUNK == 0:
+            progress(written, None)
+    if progress is not None:
+        progress(written, None)
+
+
+def csv_write(report: Report, out: BinaryIO, *, progress: Callable[[int, None], None] | None = None) -> None:
+    """Write the report's CSV into a binary file as UTF-8: what `export_credit_report
+    --output` and the staff's background export job (lms/exports) both write."""
+    for line in csv_lines(report, progress=progress):
+        out.write(line.encode("utf-8"))
 
 
 def _cell(value):

@@ -1,16 +1,23 @@
 """Staff screens: organisations, tokens and webhook secrets (each shown once),
-and the outbox: deliveries with their try log, filterable, re-queueable."""
+the outbox: deliveries with their try log, filterable, re-queueable; and the
+export jobs, each with its progress and a download link (served by
+lms/exports/views.py after its permission check)."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from lms import outbox, services
+from lms.exports import rules
+from lms.exports import services as export_services
 from lms.models import (
     Delivery,
     DeliveryAttempt,
     Enrolment,
+    ExportJob,
     ExternalLearner,
     IntegrationToken,
     Organisation,
@@ -194,3 +201,56 @@ class DeliveryAdmin(admin.ModelAdmin):
     def requeue(self, request, queryset):
         count = outbox.deliveries_requeue(delivery_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Re-queued {count} delivery(ies); delivered ones were left alone.", messages.SUCCESS)
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    """Every export job; new ones start from the staff exports page (the "Start an export" link),
+    whose forms check the kind's permission. The file downloads through the job's own view."""
+
+    change_list_template = "admin/lms/exportjob/change_list.html"
+    list_display = ["pk", "kind", "course", "requested_by", "state", "progress", "created_at", "finished_at",
+                    "download"]
+    list_filter = ["state", "kind"]
+    list_select_related = ["requested_by"]
+    readonly_fields = [
+        "kind", "parameters", "requested_by", "state", "progress_done", "progress_total", "message", "filename",
+        "size", "error", "runs", "claimed_by", "created_at", "started_at", "heartbeat_at", "finished_at", "download",
+    ]
+    exclude = ["file"]
+    actions = ["run_again"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # started from /staff/exports/, which checks the export's permission
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Course")
+    def course(self, obj: ExportJob) -> str:
+        return obj.parameters.get("course") or obj.parameters.get("activity") or obj.parameters.get("report", "")
+
+    @admin.display(description="Progress")
+    def progress(self, obj: ExportJob) -> str:
+        if obj.progress_total:
+            return f"{obj.progress_done}/{obj.progress_total}"
+        return str(obj.progress_done or "–")
+
+    @admin.display(description="File")
+    def download(self, obj: ExportJob) -> str:
+        page = reverse("lms_exports:job_detail", args=[obj.pk])
+        if obj.state != ExportJob.State.DONE:
+            return format_html('<a href="{}">progress</a>', page)
+        return format_html('<a href="{}">{}</a>', reverse("lms_exports:job_download", args=[obj.pk]), obj.filename)
+
+    @admin.action(description="Run selected exports again (queue a copy for me)")
+    def run_again(self, request, queryset):
+        queued = refused = 0
+        for job in queryset:
+            if not rules.may_export(request.user, job.kind, job.parameters):
+                refused += 1
+                continue
+            export_services.export_job_request(kind=job.kind, parameters=job.parameters, requested_by=request.user)
+            queued += 1
+        self.message_user(request, f"Queued {queued} export(s); {refused} refused (missing permission).",
+                          messages.SUCCESS if not refused else messages.WARNING)

@@ -22,6 +22,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from lms.exports.storage import export_storage
+
 
 class Organisation(models.Model):
     name = models.CharField(max_length=200)
@@ -284,3 +286,76 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} try {self.number}: {self.outcome}"
+
+
+class ExportJob(models.Model):
+    """One export (QTI, SCORM, a credit report) built in the background for a person.
+
+    A worker (`deliver_outbox` or `run_export_jobs`, lms/exports/services.py)
+    claims a queued job under a row lock, reports progress as it writes, and
+    stores the file under LMS_EXPORTS_ROOT, which no URL serves: the file is
+    downloaded through the job's view, which checks the requester or the
+    kind's permission. Parameters are what the management command takes.
+    """
+
+    class Kind(models.TextChoices):
+        QTI = "qti", "QTI question bank"
+        SCORM = "scorm", "SCORM package"
+        CREDIT_REPORT = "credit_report", "Credit report (CSV)"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    parameters = models.JSONField(default=dict, help_text="Course, version, mode, report, dates.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    progress_done = models.PositiveIntegerField(default=0)
+    # None while the size of the work is unknown (a CSV report streams its rows).
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    message = models.CharField(max_length=200, blank=True)
+    file = models.FileField(upload_to="exports/%Y/%m/", storage=export_storage, blank=True)
+    filename = models.CharField(max_length=200, blank=True, help_text="Name offered to the browser.")
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    runs = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started it.")
+    claimed_by = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Moved on every progress report: a running job whose heartbeat is older
+    # than LMS_EXPORT_STALE_SECONDS belongs to a worker that died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [
+            # QTI packages and self-contained SCORM packages carry answer keys:
+            # being staff (every course author is) is not enough to take them away.
+            ("export_answer_keys", "Can export packages that contain answer keys (QTI, offline SCORM)"),
+            ("export_credit_report", "Can export credit reports (learner names, licence numbers)"),
+        ]
+        constraints = [
+            # The bar never runs past its end.
+            models.CheckConstraint(
+                condition=Q(progress_total__isnull=True) | Q(progress_done__lte=models.F("progress_total")),
+                name="lms_exportjob_progress_within_total",
+            ),
+            # A finished job has its file; a failed one says why.
+            models.CheckConstraint(
+                condition=~Q(state="done") | ~Q(file=""),
+                name="lms_exportjob_done_has_file",
+            ),
+        ]
+        indexes = [
+            # The worker's claim query: queued jobs, oldest first.
+            models.Index(fields=["created_at"], condition=Q(state="queued"), name="lms_exportjob_queued_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.state})"

@@ -35,8 +35,9 @@ import io
 import math
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -83,10 +84,14 @@ class Package:
 
     def zip_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        self.zip_write(buffer)
+        return buffer.getvalue()
+
+    def zip_write(self, out: BinaryIO) -> None:
+        """Write the zip to a binary file object (a file on disk, a response buffer)."""
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
             for path, content in self.files.items():
                 archive.writestr(path, content)
-        return buffer.getvalue()
 
 
 def _q(tag: str) -> str:
@@ -478,8 +483,19 @@ def documents_21(bank: Bank) -> Iterator[tuple[str, etree._Element]]:
         yield test_path(quiz), assessment_test_xml(bank, quiz, items, lambda item: f"../{item_path(item)}")
 
 
-def package_build(bank: Bank, *, version: str = "2.1") -> Package:
-    """The course's QTI package (version "2.1" or "3.0"). No query beyond the bank's."""
+def document_count(bank: Bank) -> int:
+    """How many documents package_build() writes: the manifest, each item, each test."""
+    return 1 + len(bank.items) + len(test_pools(bank))
+
+
+def package_build(
+    bank: Bank, *, version: str = "2.1", progress: Callable[[int, int], None] | None = None
+) -> Package:
+    """The course's QTI package (version "2.1" or "3.0"). No query beyond the bank's.
+
+    `progress(done, total)` is called after each document (manifest, item, test),
+    so a command or an export job can show how far it is.
+    """
     if version == "2.1":
         documents = documents_21(bank)
     elif version == "3.0":
@@ -488,4 +504,10 @@ def package_build(bank: Bank, *, version: str = "2.1") -> Package:
         documents = documents_30(bank)
     else:
         raise ValueError(f"QTI version {version!r} is not one of 2.1, 3.0.")
-    return Package({path: serialize(root) for path, root in documents})
+    total = document_count(bank)
+    files = {}
+    for path, root in documents:
+        files[path] = serialize(root)
+        if progress is not None:
+            progress(len(files), total)
+    return Package(files)

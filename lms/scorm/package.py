@@ -25,8 +25,10 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from django.contrib.staticfiles import finders
 from django.template import Context, Engine
@@ -34,6 +36,8 @@ from lxml import etree
 from lxml import html as lxml_html
 
 ASSETS = Path(__file__).resolve().parent / "assets"
+# progress(done, total): called as a build advances (per lesson offline; once connected).
+ProgressHook = Callable[[int, int], None] | None
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 NS_12 = {
@@ -74,10 +78,14 @@ class Package:
 
     def zip_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        self.zip_write(buffer)
+        return buffer.getvalue()
+
+    def zip_write(self, out: BinaryIO) -> None:
+        """Write the zip to a binary file object (a file on disk, a response buffer)."""
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
             for path, content in self.files.items():
                 archive.writestr(path, content)
-        return buffer.getvalue()
 
 
 def manifest_xml(*, version: str, identifier: str, title: str, launch: str, files: list[str]) -> bytes:
@@ -131,7 +139,9 @@ def _assemble(*, version: str, identifier: str, title: str, launch: str, files: 
 # --- connected ------------------------------------------------------------------------
 
 
-def connected_build(*, version: str, course, server_url: str, package_token: str) -> Package:
+def connected_build(
+    *, version: str, course, server_url: str, package_token: str, progress: ProgressHook = None
+) -> Package:
     """The connected package: a launch page that talks to `server_url` (our site's origin)."""
     launch = _render("launch.html", {
         "version": version,
@@ -145,10 +155,13 @@ def connected_build(*, version: str, course, server_url: str, package_token: str
         "connected.js": (ASSETS / "connected.js").read_bytes(),
         "package.css": (ASSETS / "package.css").read_bytes(),
     }
-    return _assemble(
+    built = _assemble(
         version=version, identifier=f"kratom-ce-{course.slug}-connected-{version}", title=course.title,
         launch="launch.html", files=files,
     )
+    if progress is not None:
+        progress(1, 1)
+    return built
 
 
 # --- self-contained --------------------------------------------------------------------
@@ -201,9 +214,13 @@ def _figures(lessons) -> dict[str, tuple[str, bytes]]:
     return found
 
 
-def offline_build(*, version: str, offline) -> Package:
-    """The self-contained package of `offline` (a selectors.OfflineCourse)."""
+def offline_build(*, version: str, offline, progress: ProgressHook = None) -> Package:
+    """The self-contained package of `offline` (a selectors.OfflineCourse).
+
+    `progress(done, total)` after each lesson and once more when the package is assembled.
+    """
     course = offline.course
+    total = len(offline.lessons) + 1
     figures = _figures(offline.lessons)
     lesson_ids = {lesson.slug: f"lesson-{lesson.slug}" for lesson in offline.lessons}
     lessons = []
@@ -234,6 +251,8 @@ def offline_build(*, version: str, offline) -> Package:
             ),
             "questions": questions,
         })
+        if progress is not None:
+            progress(len(lessons), total)
     index = _render("index.html", {"version": version, "course": course, "lessons": lessons})
     files = {
         "index.html": index,
@@ -242,7 +261,10 @@ def offline_build(*, version: str, offline) -> Package:
         "package.css": (ASSETS / "package.css").read_bytes(),
         **dict(sorted(figures.values())),
     }
-    return _assemble(
+    built = _assemble(
         version=version, identifier=f"kratom-ce-{course.slug}-offline-{version}", title=course.title,
         launch="index.html", files=files,
     )
+    if progress is not None:
+        progress(total, total)
+    return built

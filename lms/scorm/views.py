@@ -16,6 +16,8 @@ records: only the SCORM statuses and the best post-test score.
 
 from __future__ import annotations
 
+import io
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.views import redirect_to_login
@@ -28,6 +30,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from curriculum.models import Course
+from lms.exports import builders, rules
 from lms.models import ExternalLearner, Organisation
 from lms.scorm import package, selectors, services, tokens
 from lms.scorm.status import Progress, scorm_status
@@ -108,34 +111,31 @@ def scorm_status_view(request, token: str):
 
 @require_GET
 def scorm_export(request, course_slug: str):
-    """Staff download of a package (issue #7, section 8): `?version=1.2|2004&mode=connected|self-contained`.
+    """Direct download of a package (issue #7, section 8): `?version=1.2|2004&mode=connected|self-contained`.
 
     A connected package built here names this site's origin and the default
-    SCORM organisation, as `export_scorm` does without options.
+    SCORM organisation, as `export_scorm` does without options. A
+    self-contained one carries the knowledge-check keys, so it needs the
+    answer-key export permission (lms/exports/rules.py), not staff status alone.
     """
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff may export SCORM packages.")
     version = request.GET.get("version", "1.2")
     mode = request.GET.get("mode", "connected")
+    if not rules.may_export(request.user, "scorm", {"mode": mode}):
+        raise PermissionDenied("Only staff may export SCORM packages; self-contained ones (with answer keys) "
+                               "need the answer-key export permission.")
     if version not in package.VERSIONS or mode not in package.MODES:
         raise Http404("version must be 1.2 or 2004; mode connected or self-contained.")
-    course = Course.objects.published().filter(slug=course_slug).first()
-    if course is None:
-        raise Http404("No such course.")
-    if mode == "connected":
-        organisation = services.scorm_default_organisation()
-        token = tokens.package_token(
-            tokens.PackageClaim(course_slug=course.slug, organisation_id=organisation.pk, version=version)
+    try:
+        export = builders.scorm_export(
+            course=course_slug, version=version, mode=mode, server_url=request.build_absolute_uri("/")
         )
-        built = package.connected_build(
-            version=version, course=course, server_url=request.build_absolute_uri("/"), package_token=token
-        )
-    else:
-        built = package.offline_build(version=version, offline=selectors.scorm_course_get(course_slug=course.slug))
-    response = HttpResponse(built.zip_bytes(), content_type="application/zip")
-    filename = f"{course.slug}-scorm{version.replace('.', '')}-{mode}.zip"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    except builders.ExportError as exc:
+        raise Http404(str(exc)) from exc
+    buffer = io.BytesIO()
+    export.write(buffer)
+    response = HttpResponse(buffer.getvalue(), content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response["Cache-Control"] = "no-store"
     return response

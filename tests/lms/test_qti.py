@@ -13,6 +13,7 @@ import zipfile
 from http import HTTPStatus
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from lxml import etree
@@ -228,7 +229,9 @@ def test_qti30_converts_to_valid_qti21_losing_nothing(bundled, tmp_path):
 
 @pytest.mark.parametrize("version", ["2.1", "3.0"])
 def test_staff_can_download_the_package(small, client, version):
-    client.force_login(UserFactory(is_staff=True))
+    staff = UserFactory(is_staff=True)  # with the permission the answer key needs (tests/lms/test_exports.py)
+    staff.user_permissions.add(Permission.objects.get(codename="export_answer_keys"))
+    client.force_login(staff)
     response = client.get(reverse("lms_qti:export", args=[SMALL]), {"version": version})
     assert response.status_code == HTTPStatus.OK
     assert response["Content-Type"] == "application/zip"

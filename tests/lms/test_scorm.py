@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from lxml import etree
@@ -219,7 +220,9 @@ def test_status_reads_a_fixed_number_of_queries(course, client, django_assert_nu
 
 @pytest.mark.parametrize(("version", "mode"), [("1.2", "connected"), ("2004", "self-contained")])
 def test_staff_can_download_a_package(course, client, version, mode):
-    client.force_login(UserFactory(is_staff=True))
+    staff = UserFactory(is_staff=True)  # self-contained carries keys: it needs the permission (test_exports.py)
+    staff.user_permissions.add(Permission.objects.get(codename="export_answer_keys"))
+    client.force_login(staff)
     response = client.get(reverse("lms_scorm:export", args=[COURSE]), {"version": version, "mode": mode})
     assert response.status_code == HTTPStatus.OK
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:

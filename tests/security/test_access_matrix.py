@@ -18,15 +18,17 @@ from http import HTTPStatus
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.core.files.base import ContentFile
 from django.http import JsonResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, include, path
+from django.utils import timezone
 
 from accounts.models import User
 from credits import services as credit_services
 from credits.models import Certificate, Claim, Evaluation
 from curriculum.models import Lesson, LessonProgress
-from lms.models import Enrolment
+from lms.models import Enrolment, ExportJob
 from quizzes import services as quiz_services
 from quizzes.models import Attempt, Option, Quiz, Response
 from tests.credits.factories import activity_with_course, claim_input, everything_complete
@@ -40,6 +42,9 @@ PUBLIC = "public"  # anyone: 200 (or the entry's own `ok` statuses)
 OWNED = "owned"  # one of A's objects in the path: A ok, B 404, anonymous to log-in
 SELF = "self"  # the signed-in user's own page (no object id): anonymous to log-in, B sees none of A's data
 STAFF = "staff"  # staff only: learners and anonymous refused, staff 200
+# staff with a permission beyond is_staff (answer keys, a job's file): learners and anonymous
+# refused, the author (staff without it) 403, the superuser 200
+PERMISSION = "permission"
 TOKEN = "token"  # integration-token or protocol endpoints (LTI, SCORM): no session role gets a 200 of private data
 FALLBACK = "fallback"  # the API's catch-all 404
 
@@ -104,9 +109,14 @@ MATRIX: dict[str, Entry] = {
     "credits:transcript_csv": E(SELF),
     "credits:report_index": E(STAFF),
     "credits:report_csv": E(STAFF, kwargs="report"),
-    # exports
-    "lms_qti:export": E(STAFF, kwargs="course"),
+    # exports: the QTI package carries answer keys; a connected SCORM package (the default) does not
+    "lms_qti:export": E(PERMISSION, kwargs="course"),
     "lms_scorm:export": E(STAFF, kwargs="course"),
+    "lms_exports:index": E(STAFF),
+    "lms_exports:start": E(PUBLIC, ok=GET_ONLY_POST),  # POST-only: a GET reads nothing (tests/lms/test_exports.py)
+    "lms_exports:job_detail": E(PERMISSION, kwargs="export_job"),  # the staff's job, not the author's
+    "lms_exports:job_status": E(PERMISSION, kwargs="export_job"),
+    "lms_exports:job_download": E(PERMISSION, kwargs="export_job"),
     # SCORM and LTI: signed tokens / protocol messages, no session data
     "lms_scorm:session": E(TOKEN),
     "lms_scorm:launch": E(TOKEN, kwargs="token"),
@@ -225,6 +235,11 @@ def world_build() -> World:
     items_quiz = quiz_with_items(3)
     open_attempt = quiz_services.attempt_start(learner=a, quiz=items_quiz)
     external = ExternalLearnerFactory(user=a)
+    # a finished export of the staff member's (its file under LMS_EXPORTS_ROOT, see the world fixture)
+    export_job = ExportJob(kind="qti", parameters={"course": course.slug}, requested_by=staff, state="done",
+                           filename="export.zip", size=4, finished_at=timezone.now())
+    export_job.file.save("job/export.zip", ContentFile(b"PK\x05\x06"), save=False)
+    export_job.save()
 
     from django.contrib.auth.tokens import default_token_generator
     from django.utils.encoding import force_bytes
@@ -248,6 +263,7 @@ def world_build() -> World:
         "report": {"name": "completions"},
         "token": {"token": "not-a-valid-token"},
         "external": {"external_id": external.external_id},
+        "export_job": {"pk": export_job.pk},
         "reset": {"uidb64": urlsafe_base64_encode(force_bytes(a.pk)), "token": default_token_generator.make_token(a)},
     }
     return World(
@@ -372,6 +388,14 @@ def _check(route, entry, url, got, world) -> list[str]:
         for role in ("author", "staff"):  # both are is_staff; the author is not a superuser
             if status[role] != HTTPStatus.OK:
                 out.append(f"{where} as {role}: {status[role]}, expected 200")
+    elif entry.cls == PERMISSION:
+        for role in ("anonymous", "learner_a", "learner_b"):
+            if status[role] not in REFUSED:
+                out.append(f"{where} as {role}: {status[role]}, expected a refusal (302/401/403/404)")
+        if status["author"] != HTTPStatus.FORBIDDEN:
+            out.append(f"{where} as author: {status['author']}, expected 403 (staff without the permission)")
+        if status["staff"] != HTTPStatus.OK:
+            out.append(f"{where} as staff: {status['staff']}, expected 200")
     elif entry.cls == TOKEN:
         for role in ROLES:
             if status[role] == HTTPStatus.OK and role not in ("staff", "author"):
@@ -410,7 +434,8 @@ def _check_write(route, entry, url, world) -> list[str]:
 
 
 @pytest.fixture
-def world(db):
+def world(db, settings, tmp_path):
+    settings.LMS_EXPORTS_ROOT = tmp_path / "exports"
     return world_build()
 
 

@@ -1,4 +1,5 @@
-"""Write a provider report as CSV, the same file the staff page streams (for scheduled jobs)."""
+"""Write a provider report as CSV, the same file the staff page streams and the staff's
+background export job (lms/exports) stores (for scheduled jobs)."""
 
 import datetime as dt
 import sys
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--activity", default="", help="Course slug (evaluations, outcomes).")
         parser.add_argument("--output", "-o", default="-", help="File to write; '-' for standard output.")
 
-    def handle(self, *args, report, date_from, date_to, credit_type, activity, output, **options):
+    def handle(self, *args, report, date_from, date_to, credit_type, activity, output, verbosity, **options):
         today = timezone.localdate()
         chosen = None
         if report in ("evaluations", "outcomes"):
@@ -32,10 +33,11 @@ class Command(BaseCommand):
             report, date_from=date_from or dt.date.min, date_to=date_to or today, credit_type=credit_type,
             activity=chosen, today=today,
         )
-        out = sys.stdout if output == "-" else open(output, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        try:
-            for line in exports.csv_lines(built):
-                out.write(line)
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        # Progress goes to standard error: standard output may be the CSV itself.
+        progress = (lambda rows, _total: self.stderr.write(f"rows: {rows} written")) if verbosity >= 2 else None
+        if output == "-":
+            for line in exports.csv_lines(built, progress=progress):
+                sys.stdout.write(line)
+        else:
+            with open(output, "wb") as out:
+                exports.csv_write(built, out, progress=progress)

@@ -1,7 +1,10 @@
-"""`manage.py deliver_outbox [--once] [--interval S] [--batch N]`: run the outbox worker.
+"""`manage.py deliver_outbox [--once] [--interval S] [--batch N] [--no-exports]`: run the outbox worker.
 
 Several may run at once, on one machine or many (lms/outbox.py explains
-the claim). Without --once it loops until interrupted.
+the claim). Without --once it loops until interrupted. After each delivery
+pass it also runs one queued export job (lms/exports/services.py), so the
+worker `make run` starts serves the staff's exports too; `--no-exports`
+leaves them to a separate `run_export_jobs`.
 """
 
 import os
@@ -12,6 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, connections
 
 from lms import outbox
+from lms.exports import services as export_services
 
 
 class Command(BaseCommand):
@@ -22,13 +26,19 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=2.0, help="Seconds between passes when looping.")
         parser.add_argument("--batch", type=int, default=20, help="Deliveries claimed at a time.")
         parser.add_argument("--worker", default="", help="Name in the attempt log (default host:pid).")
+        parser.add_argument("--no-exports", dest="exports", action="store_false",
+                            help="Do not run export jobs here (a run_export_jobs worker does).")
 
-    def handle(self, *args, once, interval, batch, worker, verbosity, **options):
+    def handle(self, *args, once, interval, batch, worker, exports, verbosity, **options):
         worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         say = self.stdout.write if verbosity >= 1 else None
         while True:
             try:
                 report = outbox.outbox_run_once(worker=worker, batch=batch, progress=say)
+                if exports:
+                    # After the deliveries, never instead of them: one job a pass,
+                    # so a queue of exports delays the next pass by one export.
+                    export_services.export_jobs_run_once(worker=worker, limit=1, say=say)
             except (OperationalError, InterfaceError) as exc:
                 if once:
                     raise

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from curriculum.models import Course
-from lms.qti import package, schemas, selectors
+from lms.exports import builders
+from lms.qti import schemas
 
 
 class Command(BaseCommand):
@@ -29,22 +29,20 @@ class Command(BaseCommand):
             help="Check every file against the vendored QTI 2.1 schemas first (2.1 only).",
         )
 
-    def handle(self, *args, course, qti_version, output, validate, **options):
+    def handle(self, *args, course, qti_version, output, validate, verbosity, **options):
+        if validate and qti_version != "2.1":
+            raise CommandError("--validate needs --version 2.1: no offline QTI 3.0 schema exists.")
+        progress = builders.CommandProgress(self.stdout.write, "documents") if verbosity >= 1 else None
         try:
-            bank = selectors.qti_bank_get(course_slug=course)
-        except Course.DoesNotExist as exc:
-            raise CommandError(f"No course with slug {course!r}.") from exc
-        built = package.package_build(bank, version=qti_version)
+            export = builders.qti_export(course=course, version=qti_version, progress=progress)
+        except builders.ExportError as exc:
+            raise CommandError(str(exc)) from exc
         if validate:
-            if qti_version != "2.1":
-                raise CommandError("--validate needs --version 2.1: no offline QTI 3.0 schema exists.")
-            problems = schemas.package21_errors(built.files)
+            problems = schemas.package21_errors(export.files)
             if problems:
                 lines = [f"{path}:{error}" for path, errors in problems.items() for error in errors]
                 raise CommandError("Schema errors:\n" + "\n".join(lines))
-        target = Path(output or f"{course}-qti{qti_version.replace('.', '')}.zip")
-        target.write_bytes(built.zip_bytes())
-        self.stdout.write(
-            f"Wrote {target}: QTI {qti_version}, {len(bank.items)} item(s), "
-            f"{sum(1 for p in built.files if p.startswith('tests/'))} test(s)."
-        )
+        target = Path(output or export.filename)
+        with target.open("wb") as out:
+            export.write(out)
+        self.stdout.write(f"Wrote {target}: {export.summary}.")

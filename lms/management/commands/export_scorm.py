@@ -12,8 +12,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from curriculum.models import Course
-from lms.scorm import package, schemas, selectors, services, tokens
+from lms.exports import builders
+from lms.scorm import package, services
 
 
 class Command(BaseCommand):
@@ -33,31 +33,16 @@ class Command(BaseCommand):
         parser.add_argument("--organisation", default=services.DEFAULT_ORGANISATION,
                             help="Slug of the organisation whose LMS runs the package (connected mode).")
 
-    def handle(self, *args, course, scorm_version, mode, output, server_url, organisation, **options):
-        if mode == "connected":
-            built = self._connected(course, scorm_version, server_url, organisation)
-        else:
-            try:
-                offline = selectors.scorm_course_get(course_slug=course)
-            except Course.DoesNotExist as exc:
-                raise CommandError(f"No published course with slug {course!r}.") from exc
-            built = package.offline_build(version=scorm_version, offline=offline)
-        problems = schemas.manifest_errors(scorm_version, built.files["imsmanifest.xml"])
-        if problems:  # a bug of ours: never hand an LMS a manifest it may reject
-            raise CommandError("imsmanifest.xml fails the ADL schema:\n" + "\n".join(problems))
-        target = Path(output or f"{course}-scorm{scorm_version.replace('.', '')}-{mode}.zip")
-        target.write_bytes(built.zip_bytes())
-        self.stdout.write(f"Wrote {target}: SCORM {scorm_version}, {mode}, {len(built.files)} file(s).")
-
-    def _connected(self, course_slug, version, server_url, organisation_slug):
-        if not server_url.startswith(("https://", "http://")):
-            raise CommandError("A connected package needs --server-url (our site's origin, https://...).")
-        course = Course.objects.published().filter(slug=course_slug).first()
-        if course is None:
-            raise CommandError(f"No published course with slug {course_slug!r}.")
-        org = services.scorm_default_organisation(slug=organisation_slug)
-        if not org.is_active:
-            raise CommandError(f"Organisation {organisation_slug!r} is switched off.")
-        token = tokens.package_token(tokens.PackageClaim(course_slug=course.slug, organisation_id=org.pk,
-                                                         version=version))
-        return package.connected_build(version=version, course=course, server_url=server_url, package_token=token)
+    def handle(self, *args, course, scorm_version, mode, output, server_url, organisation, verbosity, **options):
+        progress = builders.CommandProgress(self.stdout.write, "lessons") if verbosity >= 1 else None
+        try:
+            export = builders.scorm_export(
+                course=course, version=scorm_version, mode=mode, server_url=server_url,
+                organisation=organisation, progress=progress,
+            )
+        except builders.ExportError as exc:
+            raise CommandError(str(exc)) from exc
+        target = Path(output or export.filename)
+        with target.open("wb") as out:
+            export.write(out)
+        self.stdout.write(f"Wrote {target}: {export.summary}.")

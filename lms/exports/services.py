@@ -1,0 +1,218 @@
+"""Export jobs: request, claim, run, recover (issue #7, section 8).
+
+A job is a row (`lms.ExportJob`). Any worker process runs it: the outbox
+worker (`deliver_outbox`, started by `make run`) takes one per pass, and
+`run_export_jobs` is a worker of its own for deployments that want exports
+apart from deliveries. Exactly one worker runs a job: `export_job_claim()`
+takes the oldest queued row with `SELECT ... FOR UPDATE SKIP LOCKED` and marks
+it running before commit, so a second worker skips it or sees it running.
+
+The export is built outside any transaction (a long one would hold a
+connection and a snapshot for minutes), by lms/exports/builders.py, the code
+the management commands run, into a temporary file that is then stored
+under LMS_EXPORTS_ROOT. Progress is written with UPDATE ... WHERE claimed_by
+= this worker, which also moves a heartbeat: a job whose heartbeat is older
+than LMS_EXPORT_STALE_SECONDS belongs to a worker that died, and
+`export_jobs_recover()` re-queues it once, then marks it failed. A worker
+that was only slow finds its job taken away when it finishes and discards
+its file, so a re-queued job is never stored twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files import File
+from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from lms.exports import builders
+from lms.models import ExportJob
+
+logger = logging.getLogger(__name__)
+
+MAX_RUNS = 2  # a job whose worker died twice is failed, not retried forever
+PROGRESS_WRITE_SECONDS = 0.2  # at most ~5 progress writes a second per job
+
+
+def export_job_request(*, kind: str, parameters: dict, requested_by) -> ExportJob:
+    """Queue an export. One query. The caller checks the permission (rules.may_export)."""
+    return ExportJob.objects.create(
+        kind=kind, parameters=parameters, requested_by=requested_by, message="Waiting for a worker"
+    )
+
+
+def export_job_claim(*, worker: str) -> ExportJob | None:
+    """Take the oldest queued job for `worker`, or None. Two queries, one short transaction.
+
+    `skip_locked`: a job another worker is claiming right now is skipped, not
+    waited for; it is marked running before commit, so no later claim sees it queued.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        job = (
+            ExportJob.objects.select_for_update(skip_locked=True)
+            .filter(state=ExportJob.State.QUEUED)
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if job is None:
+            return None
+        job.state = ExportJob.State.RUNNING
+        job.claimed_by = worker
+        job.started_at = job.heartbeat_at = now
+        job.runs += 1
+        job.progress_done, job.progress_total = 0, None
+        job.message = "Starting"
+        job.save(
+            update_fields=[
+                "state",
+                "claimed_by",
+                "started_at",
+                "heartbeat_at",
+                "runs",
+                "progress_done",
+                "progress_total",
+                "message",
+            ]
+        )
+    return job
+
+
+def _mine(job: ExportJob, worker: str):
+    return ExportJob.objects.filter(pk=job.pk, state=ExportJob.State.RUNNING, claimed_by=worker)
+
+
+@dataclass
+class _ProgressWriter:
+    """The builders' progress(done, total) hook, written to the job's row (throttled)."""
+
+    job: ExportJob
+    worker: str
+    unit: str
+    listener: Callable[[int, int | None], object] | None = None  # told after each write (tests, logging)
+    clock: Callable[[], float] = time.monotonic
+    last: float = float("-inf")
+    done: int = 0
+    total: int | None = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self.done, self.total = done, total
+        now = self.clock()
+        if now - self.last < PROGRESS_WRITE_SECONDS and done != total:
+            return
+        self.last = now
+        text = f"{done} of {total} {self.unit}" if total is not None else f"{done} {self.unit} written"
+        _mine(self.job, self.worker).update(
+            progress_done=done, progress_total=total, message=text[:200], heartbeat_at=timezone.now()
+        )
+        if self.listener is not None:
+            self.listener(done, total)
+
+
+UNITS = {"qti": "documents", "scorm": "steps", "credit_report": "rows"}
+
+
+def export_job_run(
+    *,
+    job: ExportJob,
+    worker: str,
+    today: dt.date | None = None,
+    listener: Callable[[int, int | None], object] | None = None,
+) -> ExportJob:
+    """Build a claimed job's export and store it; the job ends done or failed.
+
+    Never raises for a bad export (its error text says why), only for a lost
+    database connection: the job then stays running and is recovered later.
+    `listener(done, total)` is called after each progress write.
+    """
+    progress = _ProgressWriter(job, worker, UNITS.get(job.kind, "steps"), listener)
+    try:
+        export = builders.export_build(
+            job.kind, job.parameters, today=today or timezone.localdate(), progress=progress
+        )
+        with tempfile.TemporaryFile() as tmp:
+            export.write(tmp)
+            size = tmp.tell()
+            tmp.seek(0)
+            stored = job.file.storage.save(f"job-{job.pk}/{export.filename}", File(tmp))
+    except (OperationalError, InterfaceError):
+        raise
+    except builders.ExportError as exc:
+        return _fail(job, worker, str(exc))
+    except Exception as exc:  # a bug: keep the worker alive, tell the person, log the trace
+        logger.exception("export job %s failed", job.pk)
+        return _fail(job, worker, f"Unexpected error ({type(exc).__name__}): {exc}")
+    total = progress.total if progress.total is not None else progress.done  # a CSV: its row count
+    finished = _mine(job, worker).update(
+        state=ExportJob.State.DONE,
+        file=stored,
+        filename=export.filename,
+        size=size,
+        progress_done=total,
+        progress_total=total,
+        message=f"Done: {export.summary}"[:200],
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+    if not finished:  # recovered as stale while we worked: another run owns the job now
+        job.file.storage.delete(stored)
+    job.refresh_from_db()
+    return job
+
+
+def _fail(job: ExportJob, worker: str, error: str) -> ExportJob:
+    _mine(job, worker).update(
+        state=ExportJob.State.FAILED, error=error, message="Failed", finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+def export_jobs_recover(*, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Jobs whose worker stopped reporting: re-queued (first time) or failed. Two queries.
+
+    Returns (re-queued, failed). Each UPDATE re-checks the stale condition, so
+    a job that reported progress in the meantime is left alone.
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.LMS_EXPORT_STALE_SECONDS)
+    stale = ExportJob.objects.filter(state=ExportJob.State.RUNNING, heartbeat_at__lt=cutoff)
+    requeued = stale.filter(runs__lt=MAX_RUNS).update(
+        state=ExportJob.State.QUEUED,
+        claimed_by="",
+        progress_done=0,
+        progress_total=None,
+        message="Re-queued: the worker running it stopped reporting",
+    )
+    failed = stale.filter(runs__gte=MAX_RUNS).update(
+        state=ExportJob.State.FAILED,
+        finished_at=now,
+        message="Failed",
+        error=(
+            f"The worker running this export stopped reporting progress for over "
+            f"{settings.LMS_EXPORT_STALE_SECONDS} seconds, {MAX_RUNS} times. Start it again, or run the "
+            f"management command, and check the worker's log."
+        ),
+    )
+    return requeued, failed
+
+
+def export_jobs_run_once(*, worker: str, limit: int = 1, say: Callable[[str], object] | None = None) -> int:
+    """Recover stale jobs, then claim and run up to `limit` queued ones. Returns how many ran."""
+    requeued, failed = export_jobs_recover()
+    if say and (requeued or failed):
+        say(f"{worker}: export jobs re-queued {requeued}, failed as stale {failed}")
+    ran = 0
+    while ran < limit and (job := export_job_claim(worker=worker)) is not None:
+        job = export_job_run(job=job, worker=worker)
+        ran += 1
+        if say:
+            say(f"{worker}: export job {job.pk} ({job.kind}) {job.state}: {job.error or job.message}")
+    return ran
