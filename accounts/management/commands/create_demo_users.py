@@ -8,6 +8,9 @@ from accounts.models import User
 
 DEMO_PASSWORD = "kratom-demo-2026"  # noqa: S105  (printed for local demos only; refused in production)
 AUTHOR_APPS = ["curriculum", "quizzes", "credits"]
+# The demo author may also export the question bank and the credit report (both need their own
+# permission: QTI and offline SCORM carry answer keys).
+AUTHOR_EXTRA = ["export_answer_keys", "export_credit_report"]
 
 
 class Command(BaseCommand):
@@ -17,7 +20,10 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("Demo users are for development only (DJANGO_DEBUG is off).")
         authors, _ = Group.objects.get_or_create(name="Authors")
-        authors.permissions.set(Permission.objects.filter(content_type__app_label__in=AUTHOR_APPS))
+        authors.permissions.set(
+            Permission.objects.filter(content_type__app_label__in=AUTHOR_APPS)
+            | Permission.objects.filter(content_type__app_label="lms", codename__in=AUTHOR_EXTRA)
+        )
         learner = self._user("learner@example.com", "Demo Learner, MD", User.Profession.PHYSICIAN)
         author = self._user("author@example.com", "Demo Author, PharmD", User.Profession.PHARMACIST, staff=True)
         author.groups.add(authors)
