@@ -25,7 +25,7 @@ run: install
 	$(BIN)/python manage.py create_demo_users
 	@echo ""
 	@echo "Serving the course on http://127.0.0.1:8000  (admin: /admin/, API docs: /api/docs/)"
-	@echo "The outbox worker (deliver_outbox) runs beside the server; Ctrl-C stops both."
+	@echo "The background worker (deliver_outbox: outbox deliveries and staff export jobs) runs beside the server; Ctrl-C stops both."
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/python manage.py deliver_outbox --interval 5 -v 0 & \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
