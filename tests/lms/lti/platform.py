@@ -169,7 +169,6 @@ class TestPlatform:
             "auth_token_url": f"{self.base}/token",
             "key_set_url": f"{self.base}/jwks",
             "deployment_ids": [self.deployment_id],
-            "frame_origin": self.base,
         }
 
     def trust_tool_keys(self, jwks: dict) -> None:

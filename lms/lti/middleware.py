@@ -1,0 +1,76 @@
+"""Iframe placements for sessions started by an LTI launch (#7).
+
+`launch()` records the platform in the session (SESSION_KEY). For such a
+session, and only for it:
+
+- `LtiFrameMiddleware` lets that platform's registered origins frame every
+  response (CSP `frame-ancestors <origins>`, no X-Frame-Options) except the
+  admin, which keeps DENY. The origins are read from the registration on every
+  request (one query), so removing one, or switching the platform off, takes
+  effect at once. Anonymous pages and ordinary sessions keep DENY / 'none'.
+- `LtiCookieMiddleware` makes the session and CSRF cookies `SameSite=None;
+  Secure; Partitioned` (lms/lti/framing.py says why), and pylti1p3's OIDC
+  state cookies (`lti1p3-*`) too, for every session: the launch that sets the
+  marker is itself a cross-site form POST inside the iframe.
+
+Placement in MIDDLEWARE matters: LtiCookieMiddleware sits above the session
+and CSRF middleware, so it sees the cookies they set; LtiFrameMiddleware sits
+below the X-Frame-Options and CSP middleware, so the attributes it sets on a
+response reach them (response phases run bottom-up).
+"""
+
+from __future__ import annotations
+
+from csp.decorators import csp_replace
+from django.conf import settings
+from django.urls import reverse
+
+from lms.lti import selectors
+from lms.lti.framing import cross_site_cookies_possible, frame_ancestors, partition_cookie
+
+SESSION_KEY = "lti_platform_id"
+STATE_COOKIE_PREFIX = "lti1p3-"
+
+
+def framed_response(response, origins: list[str]):
+    """`response`, frameable by `origins` only (`'none'` if empty) and without X-Frame-Options."""
+    response = csp_replace({"frame-ancestors": frame_ancestors(origins)})(lambda: response)()
+    response.xframe_options_exempt = True
+    return response
+
+
+class LtiFrameMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        # Read before the view: a logout inside the iframe flushes the session, and
+        # the cookie middleware must still delete the cookie as a partitioned one.
+        platform_id = request.session.get(SESSION_KEY)
+        request.lti_launched = platform_id is not None
+        response = self.get_response(request)
+        platform_id = request.session.get(SESSION_KEY)  # after the view: a launch sets it, a logout ends it
+        if platform_id is None or request.path.startswith(reverse("admin:index")):
+            return response
+        if getattr(response, "_csp_replace", None) and "frame-ancestors" in response._csp_replace:
+            return response  # an LTI endpoint already chose (the platform of this very request)
+        return framed_response(response, selectors.platform_frame_origins_get(platform_id=platform_id))
+
+
+class LtiCookieMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.cookies or not cross_site_cookies_possible(request):
+            return response
+        for name in list(response.cookies):
+            if name.startswith(STATE_COOKIE_PREFIX):
+                partition_cookie(response, name)
+        session = getattr(request, "session", None)
+        launched = getattr(request, "lti_launched", False) or (session is not None and SESSION_KEY in session)
+        if launched:
+            partition_cookie(response, settings.SESSION_COOKIE_NAME)
+            partition_cookie(response, settings.CSRF_COOKIE_NAME)
+        return response
