@@ -8,8 +8,9 @@ session, and only for it:
   admin, which keeps DENY. The origins are read from the registration on every
   request (one query), so removing one, or switching the platform off, takes
   effect at once. Anonymous pages and ordinary sessions keep DENY / 'none'.
-- `LtiCookieMiddleware` makes the session and CSRF cookies `SameSite=None;
-  Secure; Partitioned` (lms/lti/framing.py says why), and pylti1p3's OIDC
+- `LtiCookieMiddleware` makes the session, CSRF and messages cookies
+  `SameSite=None; Secure; Partitioned` (lms/lti/framing.py says why; without
+  the messages cookie, "Lesson marked complete" would vanish), and pylti1p3's OIDC
   state cookies (`lti1p3-*`) too, for every session: the launch that sets the
   marker is itself a cross-site form POST inside the iframe.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from csp.decorators import csp_replace
 from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.urls import reverse
 
 from lms.lti import selectors
@@ -71,6 +73,6 @@ class LtiCookieMiddleware:
         session = getattr(request, "session", None)
         launched = getattr(request, "lti_launched", False) or (session is not None and SESSION_KEY in session)
         if launched:
-            partition_cookie(response, settings.SESSION_COOKIE_NAME)
-            partition_cookie(response, settings.CSRF_COOKIE_NAME)
+            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME, CookieStorage.cookie_name):
+                partition_cookie(response, name)
         return response
