@@ -56,7 +56,10 @@ class LtiFrameMiddleware:
             return response
         if getattr(response, "_csp_replace", None) and "frame-ancestors" in response._csp_replace:
             return response  # an LTI endpoint already chose (the platform of this very request)
-        return framed_response(response, selectors.platform_frame_origins_get(platform_id=platform_id))
+        origins = selectors.platform_frame_origins_get(platform_id=platform_id)
+        if frame_ancestors(origins) == ["'none'"]:
+            return response  # platform switched off or no origin left: DENY / 'none' as for anyone
+        return framed_response(response, origins)
 
 
 class LtiCookieMiddleware:
