@@ -25,7 +25,6 @@ from lms.lti.models import LtiUser, Platform
 from tests.factories import UserFactory
 
 
-
 class HttpsClient(Client):
     """A browser on https://testserver: every request is secure."""
 
