@@ -41,17 +41,41 @@ def framed_response(response, origins: list[str]):
     return response
 
 
+def _remember_launch_on_flush(request) -> None:
+    """A logout inside the iframe flushes the session; the cookie middleware must
+    still delete the cookie as the partitioned one it is. So a flush first notes
+    whether the session was launched. Reading the session up front instead would
+    cost a query on requests that never touch it (token-authenticated endpoints)."""
+    request.lti_launched = False
+    session = request.session
+    flush = session.flush
+
+    def flush_remembering_launch() -> None:
+        request.lti_launched = SESSION_KEY in session
+        flush()
+
+    session.flush = flush_remembering_launch
+
+
+def _launched_platform_id(request) -> int | None:
+    """The platform that launched this session, as the view left it (a launch sets
+    it, a logout ends it). Only a session the request already loaded is read: a
+    response that never touched the session (a token-authenticated endpoint) is
+    no page for the frame, and reading it would cost a query."""
+    session = getattr(request, "session", None)
+    if session is None or not session.accessed:
+        return None
+    return session.get(SESSION_KEY)
+
+
 class LtiFrameMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        # Read before the view: a logout inside the iframe flushes the session, and
-        # the cookie middleware must still delete the cookie as a partitioned one.
-        platform_id = request.session.get(SESSION_KEY)
-        request.lti_launched = platform_id is not None
+        _remember_launch_on_flush(request)
         response = self.get_response(request)
-        platform_id = request.session.get(SESSION_KEY)  # after the view: a launch sets it, a logout ends it
+        platform_id = _launched_platform_id(request)
         if platform_id is None or request.path.startswith(reverse("admin:index")):
             return response
         if getattr(response, "_csp_replace", None) and "frame-ancestors" in response._csp_replace:
@@ -73,9 +97,7 @@ class LtiCookieMiddleware:
         for name in list(response.cookies):
             if name.startswith(STATE_COOKIE_PREFIX):
                 partition_cookie(response, name)
-        session = getattr(request, "session", None)
-        launched = getattr(request, "lti_launched", False) or (session is not None and SESSION_KEY in session)
-        if launched:
+        if getattr(request, "lti_launched", False) or _launched_platform_id(request) is not None:
             for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME, CookieStorage.cookie_name):
                 partition_cookie(response, name)
         return response
