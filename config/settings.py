@@ -85,6 +85,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Above the session and CSRF middleware: it rewrites the cookies they set
+    # (SameSite=None; Secure; Partitioned for sessions started by an LTI launch).
+    "lms.lti.middleware.LtiCookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Below X-Frame-Options and CSP: lets the launching platform frame an LTI session.
+    "lms.lti.middleware.LtiFrameMiddleware",
     # Last, as django-axes requires: it turns a locked-out log-in into a 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -219,11 +224,21 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
-# LTI launches inside an LMS iframe will need a per-platform frame-ancestors list (#7).
+# No page may be framed, except for a session started by an LTI launch, which
+# its platform's registered origins may frame (lms/lti/middleware.py, docs/lti.md).
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
+# Lax for every ordinary session. A session started by an LTI launch, which must
+# live in the LMS's cross-site iframe, gets SameSite=None; Secure; Partitioned
+# from lms/lti/middleware.py, as does its CSRF cookie (kept a cookie, not moved
+# into the session, so anonymous forms such as the log-in page write no session
+# row). CSRF_TRUSTED_ORIGINS need not name any LMS: forms inside the iframe are
+# on our origin, so their Origin header is ours.
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_USE_SESSIONS = False
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)

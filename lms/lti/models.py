@@ -17,6 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 from jwcrypto.jwk import JWK
 
+from lms.lti.framing import frame_origins_validate
+
 
 def tool_key_generate() -> tuple[str, str]:
     """A new RSA-2048 tool key: (private key PEM, kid). The kid is the RFC 7638
@@ -42,11 +44,13 @@ class Platform(models.Model):
     deployment_ids = models.JSONField(
         default=list, blank=True, help_text='Deployment IDs accepted from this platform, e.g. ["1"].'
     )
-    frame_origin = models.CharField(
-        max_length=200,
+    frame_origins = models.JSONField(
+        default=list,
         blank=True,
-        help_text="Origin allowed to frame LTI pages (CSP frame-ancestors), e.g. https://lms.example.edu. "
-        "Empty: LTI pages may not be framed.",
+        validators=[frame_origins_validate],
+        help_text="Origins whose pages may show the course in an iframe (CSP frame-ancestors), one per line, "
+        "e.g. https://lms.example.edu. A new registration left empty gets the origins of the issuer and "
+        "the OIDC auth URL. Empty: the course opens in a new window only.",
     )
     tool_private_key = models.TextField(editable=False)
     tool_kid = models.CharField(max_length=100, editable=False)

@@ -33,3 +33,11 @@ def platform_claimed_get(*, iss: str | None, client_id: str | None) -> Platform 
         rows = rows.filter(client_id=client_id)
     found = list(rows[:2])
     return found[0] if len(found) == 1 else None
+
+
+def platform_frame_origins_get(*, platform_id: int) -> list[str]:
+    """The origins that may frame a session launched from this platform; [] if the
+    registration is gone or switched off. One query (per request of a launched
+    session, so that removing an origin or a platform takes effect at once)."""
+    row = Platform.objects.filter(pk=platform_id, is_active=True).values_list("frame_origins", flat=True).first()
+    return list(row or [])

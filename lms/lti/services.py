@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from curriculum.models import Course, Lesson
 from curriculum.services import learner_event_record
+from lms.lti.framing import frame_origins_default
 from lms.lti.models import LineItem, LtiUser, Platform, ResourceLink, ResourceLinkLearner, tool_key_generate
 from quizzes.models import Attempt, Quiz
 
@@ -204,12 +205,17 @@ def launch_accept(*, platform: Platform, claims: dict) -> LaunchResult:
 
 
 def platform_register(*, name: str, issuer: str, client_id: str, auth_login_url: str, auth_token_url: str,
-                      key_set_url: str, deployment_ids: list[str], frame_origin: str = "",
+                      key_set_url: str, deployment_ids: list[str], frame_origins: list[str] | None = None,
                       auth_audience: str = "") -> Platform:
-    """Register a platform with a freshly generated tool key (what the admin does on first save)."""
+    """Register a platform with a freshly generated tool key (what the admin does on first save).
+
+    `frame_origins` None means the default: the origins of the issuer and the auth URL.
+    """
     pem, kid = tool_key_generate()
+    if frame_origins is None:
+        frame_origins = frame_origins_default(issuer, auth_login_url)
     return Platform.objects.create(
         name=name, issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
         auth_token_url=auth_token_url, key_set_url=key_set_url, deployment_ids=deployment_ids,
-        frame_origin=frame_origin, auth_audience=auth_audience, tool_private_key=pem, tool_kid=kid,
+        frame_origins=frame_origins, auth_audience=auth_audience, tool_private_key=pem, tool_kid=kid,
     )

@@ -5,17 +5,24 @@ CSRF-exempt: the signed id_token, its state cookie and its single-use nonce
 do the CSRF token's job (and the deep-linking answer carries its unguessable,
 single-use launch id). These pages render inside the LMS's iframe, so they
 are exempt from X-Frame-Options and their CSP `frame-ancestors` names the
-registered origin of the platform concerned, and nothing else.
+registered origins of the platform concerned, and nothing else; a launch marks
+the session so that the pages after it may be framed too (middleware.py).
+
+A browser that refuses cookies in the iframe loses the OIDC state cookie
+between login and launch. The launch then shows a page with an "Open in a new
+window" link that restarts the login from the platform's own parameters (kept
+in the shared cache under the state, five minutes), instead of a bare refusal.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from http import HTTPStatus
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
-from csp.decorators import csp_replace, csp_update
+from csp.decorators import csp_update
 from django.contrib.auth import login
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -29,6 +36,7 @@ from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.lineitem import LineItem as Pylti1p3LineItem
 
 from lms.lti import selectors, services, tool
+from lms.lti.middleware import SESSION_KEY, STATE_COOKIE_PREFIX, framed_response
 from lms.lti.models import Platform
 
 logger = logging.getLogger(__name__)
@@ -36,11 +44,55 @@ logger = logging.getLogger(__name__)
 INSTRUCTOR_MESSAGE = "Only an instructor or course designer can choose what to place."
 
 
+# What the platform sent to start a login, so that a launch whose state cookie the
+# browser refused can offer the same login again in a window of its own.
+LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "lti_deployment_id", "client_id")
+LOGIN_PARAMS_SECONDS = 5 * 60  # as long as pylti1p3's state cookie
+NEW_WINDOW_PARAM = "lti1p3_new_window"
+
+
 def _framed_by(response: HttpResponse, platform: Platform | None) -> HttpResponse:
-    """Let only `platform`'s registered origin frame this response (per request, so
+    """Let only `platform`'s registered origins frame this response (per request, so
     django-csp's csp_replace is applied here rather than as a static decorator)."""
-    origins = [platform.frame_origin] if platform and platform.frame_origin else ["'none'"]
-    return csp_replace({"frame-ancestors": origins})(lambda: response)()
+    return framed_response(response, platform.frame_origins if platform else [])
+
+
+def _login_params_key(state: str) -> str:
+    return "lti-login-params-" + hashlib.sha256(state.encode()).hexdigest()
+
+
+def _login_params_remember(params, auth_request_url: str) -> None:
+    state = dict(parse_qsl(urlsplit(auth_request_url).query)).get("state")
+    if not state:
+        return
+    kept = {name: params[name] for name in LOGIN_PARAMS if params.get(name)}
+    kept[NEW_WINDOW_PARAM] = "1" if params.get(NEW_WINDOW_PARAM) else ""
+    caches[tool.cache_alias()].set(_login_params_key(state), kept, timeout=LOGIN_PARAMS_SECONDS)
+
+
+def _cookies_refused_page(request: HttpRequest) -> HttpResponse | None:
+    """The "open in a new window" page, if this launch lost its state cookie; else None.
+
+    The state names a login we started (its parameters are in the shared cache);
+    without its cookie the browser dropped what we set in the login response,
+    which is what a browser refusing cookies in a cross-site iframe does.
+    """
+    state = request.POST.get("state", "")
+    if not state or request.COOKIES.get(f"{STATE_COOKIE_PREFIX}{state}"):
+        return None
+    params = caches[tool.cache_alias()].get(_login_params_key(state))
+    if not params:
+        return None
+    claimed = selectors.platform_claimed_get(iss=params.get("iss"), client_id=params.get("client_id"))
+    retry = {name: value for name, value in params.items() if name != NEW_WINDOW_PARAM and value}
+    context = {
+        "in_new_window": bool(params.get(NEW_WINDOW_PARAM)),
+        "new_window_url": f"{reverse('lti:login')}?{urlencode({**retry, NEW_WINDOW_PARAM: '1'})}",
+        "host": request.get_host(),
+    }
+    # 403: the launch is not accepted (nothing written, nobody signed in); the page says what to do.
+    response = render(request, "lti/cookies_refused.html", context, status=HTTPStatus.FORBIDDEN)
+    return _framed_by(response, claimed)
 
 
 def _error(request: HttpRequest, message: str, *, status: int, platform: Platform | None = None) -> HttpResponse:
@@ -69,6 +121,7 @@ def oidc_login_initiate(request: HttpRequest) -> HttpResponse:
     except (OIDCException, LtiException) as exc:
         return _error(request, f"This LMS link could not start a sign-in: {exc}", status=HTTPStatus.BAD_REQUEST,
                       platform=claimed)
+    _login_params_remember(params, response["Location"])
     return _framed_by(response, claimed)
 
 
@@ -84,6 +137,10 @@ def launch(request: HttpRequest) -> HttpResponse:
         message = tool.ToolMessageLaunch(request, tool_conf)
         message.validate()
     except (LtiException, OIDCException) as exc:
+        cookies_refused = _cookies_refused_page(request)
+        if cookies_refused is not None:
+            logger.info("LTI launch without its state cookie: offered a new window")
+            return cookies_refused
         claims = _unverified_claims(request)
         # Operators need to see refused launches (misconfiguration or an attack); no token in the log.
         logger.warning("LTI launch refused (iss=%r aud=%r): %s", claims.get("iss"), claims.get("aud"), exc)
@@ -95,6 +152,8 @@ def launch(request: HttpRequest) -> HttpResponse:
                       platform=claimed)
     platform = message.platform
     claims = message.get_launch_data()
+    # Spent with the nonce: a replay of this launch is refused as such, not offered a new window.
+    caches[tool.cache_alias()].delete(_login_params_key(request.POST.get("state", "")))
     if message.is_deep_link_launch():
         if not (message.check_teacher_access() or message.check_designer_access() or message.check_staff_access()):
             return _error(request, INSTRUCTOR_MESSAGE, status=HTTPStatus.FORBIDDEN, platform=platform)
@@ -115,6 +174,9 @@ def launch(request: HttpRequest) -> HttpResponse:
         return _error(request, "Your account here is disabled. Contact the course provider.",
                       status=HTTPStatus.FORBIDDEN, platform=platform)
     login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
+    # After login(), which may flush the session: the pages after this one may be
+    # framed by this platform and get cross-site cookies (middleware.py).
+    request.session[SESSION_KEY] = platform.pk
     return _framed_by(redirect(result.redirect_url), platform)
 
 

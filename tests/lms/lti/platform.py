@@ -127,7 +127,8 @@ class TestPlatform:
 
     __test__ = False  # not a test class, whatever pytest thinks of its name
 
-    def __init__(self, *, tool_base: str = "http://testserver", client_id: str = "ce-tool", deployment_id: str = "1"):
+    def __init__(self, *, tool_base: str = "http://testserver", client_id: str = "ce-tool", deployment_id: str = "1",
+                 host: str = "127.0.0.1"):
         self.private_pem, self.public_pem = rsa_pem_pair()
         self.gradebook: dict[str, list[dict]] = {"1": [], "2": []}
         self.token_requests: list[dict] = []
@@ -137,9 +138,12 @@ class TestPlatform:
         # next GET /auth launches, and the content items posted back to /deep_link_return.
         self.next_launch: dict = {}
         self.deep_link_items: list[dict] = []
+        # Pages of the LMS itself (path: HTML), e.g. a course page that frames the tool.
+        self.pages: dict[str, str] = {}
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        # `host` names the LMS's site in a browser: "localhost" makes the tool at 127.0.0.1 cross-site.
+        self.base = f"http://{host}:{self.server.server_address[1]}"
         self.issuer = self.base
         self.client_id = client_id
         self.deployment_id = deployment_id
@@ -169,7 +173,6 @@ class TestPlatform:
             "auth_token_url": f"{self.base}/token",
             "key_set_url": f"{self.base}/jwks",
             "deployment_ids": [self.deployment_id],
-            "frame_origin": self.base,
         }
 
     def trust_tool_keys(self, jwks: dict) -> None:
@@ -268,6 +271,8 @@ class TestPlatform:
             def do_GET(self):
                 if self.path == "/jwks":
                     return self._send(200, {"keys": platform.registration.get_jwks()})
+                if self.path in platform.pages:
+                    return self._send_html(platform.pages[self.path])
                 if self.path.startswith("/auth?"):
                     return self._send_html(platform.auth_response_page(f"{platform.base}{self.path}"))
                 return self._send(404)

@@ -22,7 +22,7 @@ def test_registering_a_platform_in_the_admin_generates_its_tool_key(admin_client
         "auth_login_url": "https://canvas.example.edu/api/lti/authorize_redirect",
         "auth_token_url": "https://canvas.example.edu/login/oauth2/token",
         "auth_audience": "", "key_set_url": "https://canvas.example.edu/api/lti/security/jwks",
-        "deployment_ids": '["1:abc"]', "frame_origin": "https://canvas.example.edu", "is_active": "on",
+        "deployment_ids": '["1:abc"]', "frame_origins": "https://canvas.example.edu", "is_active": "on",
         "created_at_0": "2026-11-25", "created_at_1": "12:00:00",
     })
 

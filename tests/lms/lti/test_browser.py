@@ -31,8 +31,8 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture
 def browser_platform(live_server, transactional_db):
-    # The tool at 127.0.0.1 like the platform: one site, so the OIDC state cookie
-    # (SameSite=Lax on plain HTTP) rides along the platform's cross-origin form POST.
+    # The tool at 127.0.0.1 like the platform, launched in the top-level window;
+    # tests/browser/test_lti_iframe.py runs a launch in another site's iframe.
     tool_base = live_server.url.replace("localhost", "127.0.0.1")
     with TestPlatform(tool_base=tool_base) as platform:
         services.platform_register(**platform.tool_registration())
