@@ -4,6 +4,7 @@ and the outbox: deliveries with their try log, filterable, re-queueable."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.template.response import TemplateResponse
 
 from lms import outbox, services
@@ -172,12 +173,30 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False
 
 
+class HeldFilter(admin.SimpleListFilter):
+    """Pending deliveries that wait because their destination is paused (not failing)."""
+
+    title = "destination paused"
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Held: destination paused"), ("no", "Not held")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(is_held=True)
+        if self.value() == "no":
+            return queryset.filter(is_held=False)
+        return queryset
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = [
-        "pk", "event_type", "kind", "subscription", "destination_id", "status", "attempts", "next_attempt_at", "last_error",
+        "pk", "event_type", "kind", "subscription", "destination_id", "status", "held", "attempts", "next_attempt_at",
+        "last_error",
     ]
-    list_filter = ["status", "kind", "event_type"]
+    list_filter = ["status", HeldFilter, "kind", "event_type"]
     list_select_related = ["subscription__organisation"]
     search_fields = ["idempotency_key", "subscription__url"]
     readonly_fields = [
@@ -186,6 +205,15 @@ class DeliveryAdmin(admin.ModelAdmin):
     ]
     inlines = [DeliveryAttemptInline]
     actions = ["requeue"]
+
+    def get_queryset(self, request):
+        # Whether the destination is paused, in the list's one query (a subquery per destination kind).
+        held = ExpressionWrapper(Q(status=Delivery.Status.PENDING) & outbox.deliveries_held_q(), BooleanField())
+        return super().get_queryset(request).annotate(is_held=held)
+
+    @admin.display(description="destination paused", boolean=True, ordering="is_held")
+    def held(self, obj) -> bool:
+        return obj.is_held
 
     def has_add_permission(self, request) -> bool:
         return False
