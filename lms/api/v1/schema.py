@@ -29,7 +29,7 @@ allows (403 `review_not_allowed` before).
 **Errors** are always `{"error": {"code", "message", "fields"}}`: 400
 `invalid` (with `fields`) or `malformed_request`, 401, 403
 (`missing_scope`, `permission_denied`, `review_not_allowed`), 404
-`not_found`, 409 (`email_taken`, `conflict`, `attempt_closed`, `attempt_open`,
+`not_found`, 409 (`email_taken`, `already_linked`, `link_pending_other_id`, `conflict`, `attempt_closed`, `attempt_open`,
 `attempt_limit_reached`, `wait_required` and `not_open_yet` with
 `available_at`, `already_passed`, `no_questions`, `already_claimed`,
 `claim_refused`), 415, 429 `throttled` (with `Retry-After`; limits are per
@@ -37,7 +37,12 @@ token or learner).
 
 **Enrolment sync** (`POST /api/v1/enrolments/`) is idempotent by your
 `external_id`: the same request twice leaves one learner and one enrolment
-(201 when created, 200 after).
+(201 when created, 200 after). If the e-mail address already has an account
+here, the account holder must confirm the link first: 202 with `link_status:
+link_pending` (the body echoes what you sent, never the account), and the
+learner appears in your feeds and at `/learners/{external_id}/` once they
+confirm (then 200 `linked`). A declined link keeps answering 202: you are not
+told of the decision. See docs/enrolment.md.
 
 **Feeds** (`/progress/`, `/completions/`, `/certificates/`) page with an opaque `cursor`
 (follow `next`) and take `updated_since`; sync incrementally by passing the
