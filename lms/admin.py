@@ -14,6 +14,7 @@ from lms.models import (
     Enrolment,
     ExternalLearner,
     IntegrationToken,
+    LinkRequest,
     Organisation,
     Scope,
     WebhookSubscription,
@@ -222,3 +223,23 @@ class DeliveryAdmin(admin.ModelAdmin):
     def requeue(self, request, queryset):
         count = outbox.deliveries_requeue(delivery_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Re-queued {count} delivery(ies); delivered ones were left alone.", messages.SUCCESS)
+
+
+@admin.register(LinkRequest)
+class LinkRequestAdmin(admin.ModelAdmin):
+    """Read-only: requests are made by enrolment sync and decided by the learner alone."""
+
+    list_display = ["organisation", "external_id", "user", "status", "created_at", "decided_at"]
+    list_filter = ["status", "organisation"]
+    list_select_related = ["organisation", "user"]
+    search_fields = ["external_id", "user__email"]
+    readonly_fields = [
+        "organisation", "external_id", "user", "email", "full_name", "courses", "status",
+        "created_at", "updated_at", "decided_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -107,11 +107,14 @@ def test_a_second_course_joins_the_pending_link(token_client, course, clinician)
 def test_a_rolled_back_sync_sends_no_mail(organisation, course, clinician, django_capture_on_commit_callbacks):
     from django.db import transaction
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError):
-        with transaction.atomic():
-            services.enrolment_request(organisation=organisation, external_id="emp-9", email=clinician.email,
-                                       full_name="X", course_slug=course.slug)
-            raise RuntimeError("the request failed after the sync")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.enrolment_request(organisation=organisation, external_id="emp-9", email=clinician.email,
+                                   full_name="X", course_slug=course.slug)
+        raise RuntimeError("the request failed after the sync")
     assert callbacks == [] and mail.outbox == []
     assert not LinkRequest.objects.exists()
 
@@ -273,3 +276,13 @@ def test_link_list_query_count_is_constant(clinician, organisation, course, djan
     with django_assert_num_queries(3):  # session, user, links with organisations
         response = client.get(reverse("lms_links:link_list"))
     assert response.content.decode().count("Waiting for the learner") == n
+
+
+def test_staff_see_link_requests_in_the_admin_but_cannot_decide_them(link, client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:lms_linkrequest_changelist"))
+    assert page.status_code == HTTPStatus.OK
+    assert "emp-9" in page.content.decode()
+    client.post(reverse("admin:lms_linkrequest_change", args=[link.pk]), {"status": "confirmed"})
+    link.refresh_from_db()
+    assert link.status == "pending"
