@@ -396,6 +396,8 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
 
 def _webhook_send(delivery: Delivery) -> SendResult:
     subscription = delivery.subscription
+    if not subscription.is_active:  # paused since the claim: give the row back untried
+        return SendResult(ok=False, held=True, error="webhook subscription is paused")
     event = LearnerEvent.objects.get(pk=delivery.event_id)
     identity = ExternalLearner.objects.select_related("organisation").get(
         organisation_id=subscription.organisation_id, user_id=event.learner_id
