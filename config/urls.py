@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/links/", include("lms.urls")),
     path("accounts/", include("accounts.urls")),
     path("api/", include("lms.api.urls")),
     path("staff/exports/", include("lms.exports.urls")),

@@ -6,6 +6,7 @@ lms/exports/views.py after its permission check)."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -20,6 +21,7 @@ from lms.models import (
     ExportJob,
     ExternalLearner,
     IntegrationToken,
+    LinkRequest,
     Organisation,
     Scope,
     WebhookSubscription,
@@ -179,12 +181,30 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False
 
 
+class HeldFilter(admin.SimpleListFilter):
+    """Pending deliveries that wait because their destination is paused (not failing)."""
+
+    title = "destination paused"
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Held: destination paused"), ("no", "Not held")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(is_held=True)
+        if self.value() == "no":
+            return queryset.filter(is_held=False)
+        return queryset
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = [
-        "pk", "event_type", "kind", "subscription", "destination_id", "status", "attempts", "next_attempt_at", "last_error",
+        "pk", "event_type", "kind", "subscription", "destination_id", "status", "held", "attempts", "next_attempt_at",
+        "last_error",
     ]
-    list_filter = ["status", "kind", "event_type"]
+    list_filter = ["status", HeldFilter, "kind", "event_type"]
     list_select_related = ["subscription__organisation"]
     search_fields = ["idempotency_key", "subscription__url"]
     readonly_fields = [
@@ -193,6 +213,15 @@ class DeliveryAdmin(admin.ModelAdmin):
     ]
     inlines = [DeliveryAttemptInline]
     actions = ["requeue"]
+
+    def get_queryset(self, request):
+        # Whether the destination is paused, in the list's one query (a subquery per destination kind).
+        held = ExpressionWrapper(Q(status=Delivery.Status.PENDING) & outbox.deliveries_held_q(), BooleanField())
+        return super().get_queryset(request).annotate(is_held=held)
+
+    @admin.display(description="destination paused", boolean=True, ordering="is_held")
+    def held(self, obj) -> bool:
+        return obj.is_held
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -254,3 +283,23 @@ class ExportJobAdmin(admin.ModelAdmin):
             queued += 1
         self.message_user(request, f"Queued {queued} export(s); {refused} refused (missing permission).",
                           messages.SUCCESS if not refused else messages.WARNING)
+
+
+@admin.register(LinkRequest)
+class LinkRequestAdmin(admin.ModelAdmin):
+    """Read-only: requests are made by enrolment sync and decided by the learner alone."""
+
+    list_display = ["organisation", "external_id", "user", "status", "created_at", "decided_at"]
+    list_filter = ["status", "organisation"]
+    list_select_related = ["organisation", "user"]
+    search_fields = ["external_id", "user__email"]
+    readonly_fields = [
+        "organisation", "external_id", "user", "email", "full_name", "courses", "status",
+        "created_at", "updated_at", "decided_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -359,3 +359,58 @@ class ExportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.state})"
+
+
+# --- learner-confirmed links (issue #7: enrolment sync for an e-mail that has an account) ---
+
+
+class LinkRequest(models.Model):
+    """An organisation asks to know an account that already exists as its learner.
+
+    Enrolment sync never links an existing account by e-mail alone: an
+    integrator that knew a clinician's address could otherwise read their
+    progress. It records this request instead, and the account holder
+    confirms or declines it at /accounts/links/. Only a confirmation creates
+    the `ExternalLearner` and its enrolments, so until then no
+    organisation-scoped read (feeds, learner detail, webhook and LRS fan-out)
+    sees anything of the account.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the learner"
+        CONFIRMED = "confirmed", "Confirmed by the learner"
+        DECLINED = "declined", "Declined by the learner"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="link_requests")
+    external_id = models.CharField(max_length=200)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="link_requests")
+    # What the organisation sent, echoed back to it alone: the account's own
+    # name and e-mail are never shown to the organisation before confirmation.
+    email = models.EmailField(max_length=254)
+    full_name = models.CharField(max_length=200)
+    # {course slug: enrolment status} to create on confirmation; later syncs update it.
+    courses = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # Idempotent sync: the same request twice (or two at once) finds this one row.
+            models.UniqueConstraint(
+                fields=["organisation", "external_id"],
+                condition=Q(status="pending"),
+                name="lms_linkrequest_one_pending_per_id",
+            ),
+            # One open question per account and organisation: the learner is not asked twice.
+            models.UniqueConstraint(
+                fields=["organisation", "user"],
+                condition=Q(status="pending"),
+                name="lms_linkrequest_one_pending_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation.slug}:{self.external_id} → user {self.user_id} ({self.status})"

@@ -12,6 +12,8 @@ reports (a rolled-back change leaves no event). Here, outside any request:
 2. `deliveries_claim()` takes due rows with `select_for_update(skip_locked=
    True)` and pushes their `next_attempt_at` one lease ahead before
    committing, so no other worker sees them while they are being sent.
+   Rows whose destination is paused are not due: they wait, pending, with
+   no try logged and no backoff spent, and go out in order on resume.
 3. `delivery_send()` builds the payload (from the registry below, at delivery
    time), sends it outside any transaction, logs a `DeliveryAttempt`, and
    either marks the row delivered, schedules a retry with exponential
@@ -45,6 +47,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from credits.models import Certificate, Claim
@@ -182,6 +185,9 @@ def event_payload(*, event: LearnerEvent, identity: ExternalLearner) -> dict:
 
 # (event, the destination's own row id, event type label) for each delivery to create.
 Fanout = Callable[[list[LearnerEvent]], Iterable[tuple[LearnerEvent, int, str]]]
+# The ids of the destination rows that are paused now, as a query the claim
+# can use as a subquery (`Model.objects.filter(...).values("pk")`).
+Paused = Callable[[], QuerySet]
 
 
 @dataclass(frozen=True)
@@ -192,12 +198,15 @@ class Destination:
     # `response_code`, `error` and `retryable` (False: resending cannot help,
     # so the delivery is dead at once). Runs outside any transaction.
     send: Callable[[Delivery], object]
+    paused: Paused | None = None
 
 
 _DESTINATIONS: dict[str, Destination] = {}
 
 
-def destination_register(*, kind: str, fanout: Fanout, send: Callable[[Delivery], object]) -> None:
+def destination_register(
+    *, kind: str, fanout: Fanout, send: Callable[[Delivery], object], paused: Paused | None = None
+) -> None:
     """Make the outbox deliver to another kind of destination (an LRS, an LTI gradebook).
 
     `fanout(events)` is called once per batch of new events, inside the
@@ -207,10 +216,16 @@ def destination_register(*, kind: str, fanout: Fanout, send: Callable[[Delivery]
     the attempt log, dead letters and re-queueing are the outbox's. Call it
     from the destination app's `AppConfig.ready()`. A worker claims only the
     kinds registered in its process.
+
+    `paused()` returns a query of the destination ids that are paused: their
+    deliveries stay pending and are not claimed (no try, no backoff, never
+    dead for it) until the row is resumed. A `send` that finds its row
+    paused after the claim returns a result with `held=True`: the claim is
+    released as it was, with no try logged.
     """
     if kind == Delivery.Kind.WEBHOOK or len(kind) > 20:
         raise ValueError(f"cannot register destination kind {kind!r}")
-    _DESTINATIONS[kind] = Destination(kind=kind, fanout=fanout, send=send)
+    _DESTINATIONS[kind] = Destination(kind=kind, fanout=fanout, send=send, paused=paused)
 
 
 def destination_unregister(*, kind: str) -> None:
@@ -276,6 +291,24 @@ def outbox_fanout(*, batch: int = 500) -> int:
     return len(events)
 
 
+# --- pausing ---------------------------------------------------------------------------
+
+
+def deliveries_held_q() -> Q:
+    """Deliveries whose destination is paused now: a paused (inactive) webhook
+    subscription or organisation, or a registered destination's paused row.
+
+    A filter, not a state: pausing writes nothing to the deliveries, so
+    resuming is just the destination row changing back. Each registered kind
+    adds one subquery, no extra query.
+    """
+    held = Q(subscription__is_active=False) | Q(subscription__organisation__is_active=False)
+    for destination in _DESTINATIONS.values():
+        if destination.paused is not None:
+            held |= Q(kind=destination.kind, destination_id__in=destination.paused())
+    return held
+
+
 # --- claiming and sending ------------------------------------------------------------
 
 
@@ -300,10 +333,9 @@ def deliveries_claim(*, worker: str, batch: int = 20) -> list[Delivery]:
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
             .filter(kind__in=[Delivery.Kind.WEBHOOK, *_DESTINATIONS])  # only what this process can send
-            # A paused subscription (or organisation) keeps its deliveries
-            # pending, not failing: they go out when it is switched back on.
-            .exclude(subscription__is_active=False)
-            .exclude(subscription__organisation__is_active=False)
+            # A paused destination keeps its deliveries pending, not failing:
+            # they go out, oldest first, when it is switched back on.
+            .exclude(deliveries_held_q())
             .order_by("next_attempt_at", "pk")[:batch]
         )
         if rows:
@@ -327,6 +359,7 @@ class SendResult:
     response_code: int | None = None
     error: str = ""
     retryable: bool = True  # False: resending cannot help; the delivery is dead at once
+    held: bool = False  # the destination was paused after the claim: nothing sent, no try
 
 
 def sign_webhook(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -363,6 +396,8 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
 
 def _webhook_send(delivery: Delivery) -> SendResult:
     subscription = delivery.subscription
+    if not subscription.is_active:  # paused since the claim: give the row back untried
+        return SendResult(ok=False, held=True, error="webhook subscription is paused")
     event = LearnerEvent.objects.get(pk=delivery.event_id)
     identity = ExternalLearner.objects.select_related("organisation").get(
         organisation_id=subscription.organisation_id, user_id=event.learner_id
@@ -393,14 +428,16 @@ def _send(delivery: Delivery) -> SendResult:
         response_code=getattr(result, "response_code", None),
         error=getattr(result, "error", "") or "",
         retryable=getattr(result, "retryable", True),
+        held=bool(getattr(result, "held", False)),
     )
 
 
-def delivery_send(*, delivery: Delivery, worker: str) -> DeliveryAttempt:
+def delivery_send(*, delivery: Delivery, worker: str) -> DeliveryAttempt | None:
     """Try one claimed delivery; record the try and the row's next state.
 
     Call it outside any transaction: the network call must not hold locks or
-    a connection's transaction open. Never raises for a failed send.
+    a connection's transaction open. Never raises for a failed send. Returns
+    None, logging nothing, if the destination was paused since the claim.
     """
     assert not transaction.get_connection().in_atomic_block, "send outside any transaction"
     started_at = timezone.now()
@@ -410,8 +447,19 @@ def delivery_send(*, delivery: Delivery, worker: str) -> DeliveryAttempt:
     except Exception as exc:  # a payload that cannot be built is a failed try, logged, retried
         result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
     duration_ms = int((time.monotonic() - clock) * 1000)
+    if result.held:
+        _delivery_release(delivery=delivery, worker=worker)
+        return None
     return _delivery_record(
         delivery=delivery, worker=worker, result=result, started_at=started_at, duration_ms=duration_ms
+    )
+
+
+def _delivery_release(*, delivery: Delivery, worker: str) -> None:
+    """Give a claimed row back untouched: due when it was before the claim (its
+    place in the order), no try counted. Only while the claim is still ours."""
+    Delivery.objects.filter(pk=delivery.pk, claimed_by=worker, status=Delivery.Status.PENDING).update(
+        next_attempt_at=delivery.next_attempt_at, claimed_by=""
     )
 
 
@@ -462,6 +510,7 @@ class RunReport:
     delivered: int = 0
     failed: int = 0
     dead: int = 0
+    held: int = 0
 
 
 def outbox_run_once(*, worker: str, batch: int = 20, progress: Callable[[str], None] | None = None) -> RunReport:
@@ -473,6 +522,10 @@ def outbox_run_once(*, worker: str, batch: int = 20, progress: Callable[[str], N
     while claimed := deliveries_claim(worker=worker, batch=batch):
         for delivery in claimed:
             attempt = delivery_send(delivery=delivery, worker=worker)
+            if attempt is None:
+                report.held += 1
+                say(f"delivery {delivery.pk} ({delivery.event_type} → {delivery.kind}): held, destination paused")
+                continue
             if attempt.outcome == DeliveryAttempt.Outcome.SUCCESS:
                 report.delivered += 1
                 state = "delivered"

@@ -14,7 +14,15 @@ import hmac
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from curriculum.models import Lesson, LessonProgress
-from lms.models import TOKEN_PREFIX, Enrolment, ExternalLearner, IntegrationToken, Organisation, token_digest
+from lms.models import (
+    TOKEN_PREFIX,
+    Enrolment,
+    ExternalLearner,
+    IntegrationToken,
+    LinkRequest,
+    Organisation,
+    token_digest,
+)
 
 
 def integration_token_authenticate(*, raw: str) -> IntegrationToken | None:
@@ -128,3 +136,16 @@ def progress_feed(
     elif updated_since is not None:
         qs = qs.filter(updated_at__gte=updated_since)
     return qs
+
+
+def link_request_list(*, learner) -> list[LinkRequest]:
+    """The learner's own link requests: open ones first, then the latest 50
+    decided, newest first. One query."""
+    rows = list(LinkRequest.objects.filter(user=learner).select_related("organisation")[:50])
+    return sorted(rows, key=lambda r: r.status != LinkRequest.Status.PENDING)
+
+
+def link_request_get(*, learner, pk: int) -> LinkRequest:
+    """One link request addressed to `learner`. One query. Raises
+    LinkRequest.DoesNotExist, also for another learner's (a 404, not a 403)."""
+    return LinkRequest.objects.select_related("organisation").get(pk=pk, user=learner)

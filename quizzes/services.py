@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from curriculum import content
 from curriculum.content import ItemDoc
-from curriculum.models import Course
+from curriculum.models import Course, LearnerEvent
 from curriculum.services import learner_event_record
 from quizzes import grading, selectors
 from quizzes.models import Attempt, Item, ItemVersion, Option, Quiz, Response, ResponseChoice
@@ -552,6 +552,7 @@ def _attempt_grade(attempt: Attempt, responses: list[Response], now, learner) ->
             obj=attempt,
             data={"score": str(result.score), "number": attempt.number, "quiz": attempt.quiz_id},
         )
+    _answered_events_record(attempt, responses)
 
 
 @transaction.atomic
@@ -580,6 +581,36 @@ def attempt_answer_check(*, attempt_id: int, learner, answer: grading.Answer) ->
     response = next(r for r in responses if r.item_version_id == answer.version_id)
     response.is_correct = grading.item_is_correct(key[answer.version_id], answer.option_ids)
     response.save(update_fields=["is_correct"])
+    _answered_events_record(attempt, [response])
     if all(r.is_correct is not None for r in responses):
         _attempt_grade(attempt, responses, now, learner)
     return attempt
+
+
+def _answered_events_record(attempt: Attempt, responses: list[Response]) -> None:
+    """One "answered" outbox event per graded, answered question (xAPI's per-question statement).
+
+    Runs in the grading transaction, so the events commit with the verdicts.
+    One query however many questions: a bulk insert that skips rows already
+    recorded (LearnerEvent is unique on verb and object), so a knowledge
+    check's questions, each recorded when checked, are not recorded again
+    when the last check grades the attempt. A question left blank was not
+    answered and gives no event. No webhook subscribes to "answered".
+    """
+    now = timezone.now()
+    # The rows learner_event_record would write, one by one; curriculum.services
+    # has no bulk form, and a query per question would make grading O(n).
+    LearnerEvent.objects.bulk_create(
+        [
+            LearnerEvent(
+                learner_id=attempt.learner_id,
+                verb="answered",
+                object_ref=f"{Response._meta.label_lower}:{r.pk}",
+                data={"attempt": attempt.pk, "item_version": r.item_version_id, "correct": r.is_correct},
+                occurred_at=now,
+            )
+            for r in responses
+            if r.answered_at is not None and r.is_correct is not None
+        ],
+        ignore_conflicts=True,
+    )

@@ -12,4 +12,7 @@ class XapiConfig(AppConfig):
         from lms.outbox import destination_register
         from lms.xapi import delivery
 
-        destination_register(kind=delivery.KIND, fanout=delivery.outbox_fanout, send=delivery.outbox_send)
+        destination_register(
+            kind=delivery.KIND, fanout=delivery.outbox_fanout, send=delivery.outbox_send,
+            paused=delivery.paused_endpoints,
+        )

@@ -44,6 +44,7 @@ class DeliveryResult:
     retryable: bool = False
     response_code: int | None = None
     error: str = ""
+    held: bool = False  # nothing sent: the endpoint is paused (the outbox logs no try)
 
 
 @dataclass(frozen=True)

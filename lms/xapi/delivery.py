@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.conf import settings
+from django.db.models import Q
 
 from credits.models import Claim
 from curriculum.models import LearnerEvent, LessonProgress
@@ -109,6 +110,9 @@ def lrs_destinations(*, events: list[LearnerEvent]) -> list[tuple[LearnerEvent, 
     An endpoint hears of events with statements about learners its
     organisation knows, that happened after the endpoint was set up (so a new
     LRS is not flooded with history; a backfill is a separate, deliberate step).
+    A paused endpoint still gets its deliveries, which the outbox holds until
+    it is resumed; a retired (inactive) one, or one of a switched-off
+    organisation, gets none (those already queued are held).
     """
     wanted = [e for e in events if statements.has_statements(e)]
     if not wanted:
@@ -140,16 +144,25 @@ def outbox_fanout(events: list[LearnerEvent]) -> list[tuple[LearnerEvent, int, s
     return [(event, endpoint.pk, f"xapi.{event.verb}") for event, endpoint in lrs_destinations(events=events)]
 
 
+def paused_endpoints():
+    """Paused for `lms.outbox.destination_register`: the endpoints whose deliveries
+    wait (paused, retired, or of a switched-off organisation), as a subquery."""
+    return LrsEndpoint.objects.filter(
+        Q(paused_at__isnull=False) | Q(is_active=False) | Q(organisation__is_active=False)
+    ).values("pk")
+
+
 def outbox_send(delivery) -> DeliveryResult:
     """Send for `lms.outbox.destination_register`: one claimed delivery of kind "xapi".
 
     Reads `delivery.event_id` and `delivery.destination_id` (an LrsEndpoint).
     The result's `retryable` False (bad statement or credentials, a conflicting
     id) tells the outbox that resending cannot help: the delivery is dead at once.
-    A paused endpoint sends nothing and is retried later. Three to six queries.
+    An endpoint paused since the claim sends nothing: `held` gives the claim
+    back to the outbox with no try logged. Three to six queries.
     """
     event = LearnerEvent.objects.select_related("learner").get(pk=delivery.event_id)
     endpoint = LrsEndpoint.objects.select_related("organisation").get(pk=delivery.destination_id)
-    if not (endpoint.is_active and endpoint.organisation.is_active):
-        return DeliveryResult(ok=False, retryable=True, error="LRS endpoint or organisation is paused")
+    if endpoint.is_paused or not (endpoint.is_active and endpoint.organisation.is_active):
+        return DeliveryResult(ok=False, held=True, error="LRS endpoint or organisation is paused")
     return deliver_to_lrs(event=event, endpoint=endpoint)

@@ -1,6 +1,7 @@
 """Where an organisation's xAPI statements go: its Learning Record Store (issue #7).
 
-One `LrsEndpoint` per organisation may be active at a time. The outbox makes
+One `LrsEndpoint` per organisation may be active at a time; an active one
+may be paused (`paused_at`), which holds its deliveries in the outbox. The outbox makes
 one delivery per event and active endpoint of an organisation the learner
 belongs to; `lms/xapi/delivery.py` builds the statements at delivery time from
 these settings, so a corrected home page or credential applies to every
@@ -38,7 +39,16 @@ class LrsEndpoint(models.Model):
         help_text="Send the learner's e-mail (mbox) instead of the account. Only with the "
         "organisation's written agreement: the LRS then holds a personal identifier.",
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(
+        default=True,
+        help_text="Off: retired. No new events are queued for it; those already queued wait, unsent.",
+    )
+    # Paused (e.g. the LRS is being migrated): events are still queued for it
+    # but held, not tried, so no pause is long enough to dead-letter them;
+    # on resume they are sent oldest first, each once.
+    paused_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set while paused: events are queued but not sent until resumed."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -55,6 +65,10 @@ class LrsEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organisation} → {self.url}"
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
 
     @property
     def statements_url(self) -> str:

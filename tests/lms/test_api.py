@@ -352,15 +352,28 @@ def test_enrolment_sync_updates_name_email_and_status(token_client):
     assert User.objects.get().email == "moved@example.org"
 
 
-def test_enrolment_sync_refuses_to_link_an_existing_account_by_email(token_client):
+def test_enrolment_sync_never_links_an_existing_account_by_email_alone(token_client):
+    """The account holder must confirm first (tests/lms/test_links.py): 202, nothing linked."""
     course = CourseFactory()
     UserFactory(email="taken@example.org")
     response = token_client(Scope.ENROLMENTS_WRITE).post(
         reverse("v1:enrolment-sync"), enrol_payload(course_obj=course, email="TAKEN@example.org"), format="json"
     )
-    assert_error(response, HTTPStatus.CONFLICT, "email_taken")
+    assert response.status_code == HTTPStatus.ACCEPTED
+    assert response.json()["link_status"] == "link_pending"
     assert not ExternalLearner.objects.exists()
     assert not Enrolment.objects.exists()
+
+
+def test_an_existing_learner_cannot_move_to_another_accounts_email(token_client):
+    course = CourseFactory()
+    UserFactory(email="taken@example.org")
+    client = token_client(Scope.ENROLMENTS_WRITE)
+    client.post(reverse("v1:enrolment-sync"), enrol_payload(course_obj=course), format="json")
+    response = client.post(
+        reverse("v1:enrolment-sync"), enrol_payload(course_obj=course, email="taken@example.org"), format="json"
+    )
+    assert_error(response, HTTPStatus.CONFLICT, "email_taken")
 
 
 def test_same_external_id_in_two_organisations_is_two_learners(token_client, organisation, other_organisation):

@@ -426,8 +426,9 @@ def test_save_and_submit_query_counts_are_constant(learner, learner_api, django_
     # attempt, savepoint, lock, responses, delete and insert choices, update responses, saved_at, release
     with django_assert_num_queries(9):
         learner_api.put(attempt_url(attempt_id, "v1:attempt-answers"), body, format="json")
-    # attempt, savepoint, lock, responses, key, choices, verdicts, grade, outbox event (4), release
-    with django_assert_num_queries(13):
+    # attempt, savepoint, lock, responses, key, choices, verdicts, grade, outbox event (4),
+    # answered events (one bulk insert), release
+    with django_assert_num_queries(14):
         response = learner_api.post(attempt_url(attempt_id, "v1:attempt-submit"), {}, format="json")
     assert response.json()["correct_count"] == n
 

@@ -356,3 +356,18 @@ def test_a_worker_leaves_kinds_it_cannot_send_pending(org, fake_destination):
     assert outbox.outbox_run_once(worker="w1").delivered == 0
     assert sent == []
     assert set(Delivery.objects.values_list("status", "attempts")) == {("pending", 0)}
+
+
+def test_a_subscription_paused_between_claim_and_send_is_not_tried(org, receiver, subscription):
+    complete_lessons(org, 1)
+    outbox.outbox_fanout()
+    [claimed] = outbox.deliveries_claim(worker="w1")
+    subscription.is_active = False
+    subscription.save()
+    assert outbox.delivery_send(delivery=claimed, worker="w1") is None
+    assert receiver.requests == []
+    assert not DeliveryAttempt.objects.exists()
+    assert Delivery.objects.values_list("status", "attempts", "claimed_by").get() == ("pending", 0, "")
+    subscription.is_active = True
+    subscription.save()
+    assert outbox.outbox_run_once(worker="w2").delivered == 1

@@ -312,8 +312,8 @@ def test_submit_query_count_is_constant(learner_client, learner, django_assert_n
     data = _post_answers(attempt, right=n_questions)
     # session, user, attempt; savepoint, lock, responses, delete choices, insert choices,
     # update responses; key, chosen, grade responses, update attempt; event (get, savepoint,
-    # insert, release); release
-    with django_assert_num_queries(18):
+    # insert, release); answered events (one bulk insert); release
+    with django_assert_num_queries(19):
         response = learner_client.post(reverse("quizzes:attempt_detail", args=[attempt.pk]), data)
     assert response.status_code == HTTPStatus.FOUND
 

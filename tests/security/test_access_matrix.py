@@ -28,12 +28,12 @@ from accounts.models import User
 from credits import services as credit_services
 from credits.models import Certificate, Claim, Evaluation
 from curriculum.models import Lesson, LessonProgress
-from lms.models import Enrolment, ExportJob
+from lms.models import Enrolment, ExportJob, ExternalLearner, LinkRequest
 from quizzes import services as quiz_services
 from quizzes.models import Attempt, Option, Quiz, Response
 from tests.credits.factories import activity_with_course, claim_input, everything_complete
 from tests.factories import UserFactory
-from tests.lms.factories import ExternalLearnerFactory
+from tests.lms.factories import ExternalLearnerFactory, OrganisationFactory
 from tests.quizzes.factories import quiz_with_items
 
 # --- classes -------------------------------------------------------------------------
@@ -79,6 +79,9 @@ MATRIX: dict[str, Entry] = {
     "accounts:password_reset_done": E(PUBLIC),
     "accounts:password_reset_confirm": E(PUBLIC, kwargs="reset"),
     "accounts:password_reset_complete": E(PUBLIC),
+    # organisation link requests: the addressed learner's own (lms/views.py)
+    "lms_links:link_list": E(SELF),
+    "lms_links:link_detail": E(OWNED, kwargs="link", post=True),
     # curriculum
     "curriculum:catalogue": E(PUBLIC),
     "curriculum:course_detail": E(PUBLIC, kwargs="course"),
@@ -240,6 +243,10 @@ def world_build() -> World:
                            filename="export.zip", size=4, finished_at=timezone.now())
     export_job.file.save("job/export.zip", ContentFile(b"PK\x05\x06"), save=False)
     export_job.save()
+    link = LinkRequest.objects.create(
+        organisation=OrganisationFactory(name="Linking Organisation"), external_id="a-link-id", user=a,
+        email=A_EMAIL, full_name=A_NAME, courses={course.slug: "active"},
+    )
 
     from django.contrib.auth.tokens import default_token_generator
     from django.utils.encoding import force_bytes
@@ -264,12 +271,13 @@ def world_build() -> World:
         "token": {"token": "not-a-valid-token"},
         "external": {"external_id": external.external_id},
         "export_job": {"pk": export_job.pk},
+        "link": {"pk": link.pk},
         "reset": {"uidb64": urlsafe_base64_encode(force_bytes(a.pk)), "token": default_token_generator.make_token(a)},
     }
     return World(
         users={"learner_a": a, "learner_b": b, "author": author, "staff": staff},
         kwargs=kwargs,
-        secrets=[A_NAME, A_EMAIL, "Privateperson", certificate.code, "87.5"],
+        secrets=[A_NAME, A_EMAIL, "Privateperson", certificate.code, "87.5", "a-link-id"],
         course_slug=course.slug,
     )
 
@@ -301,6 +309,8 @@ def a_state(user: User) -> tuple:
         Claim.objects.filter(learner=user).count(),
         list(Certificate.objects.filter(claim__learner=user).order_by("pk").values_list("pk", "code")),
         Enrolment.objects.count(),
+        list(LinkRequest.objects.filter(user=user).values_list("pk", "status")),
+        ExternalLearner.objects.filter(user=user).count(),
     )
 
 

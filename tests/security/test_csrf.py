@@ -14,10 +14,12 @@ from django.urls import reverse
 from accounts.models import User
 from credits.models import Certificate, Claim, Evaluation
 from curriculum.models import Lesson, LessonProgress
+from lms.models import ExternalLearner, LinkRequest
 from quizzes import services as quiz_services
 from quizzes.models import Attempt, Quiz, Response
 from tests.credits.factories import activity_with_course, lessons_complete, posttest_pass
 from tests.factories import UserFactory
+from tests.lms.factories import OrganisationFactory
 from tests.quizzes.factories import quiz_with_items
 
 
@@ -31,6 +33,8 @@ def snapshot() -> tuple:
         Evaluation.objects.count(),
         Claim.objects.count(),
         Certificate.objects.count(),
+        list(LinkRequest.objects.order_by("pk").values_list("pk", "status")),
+        ExternalLearner.objects.count(),
     )
 
 
@@ -44,6 +48,8 @@ def setup(db):
     lessons_complete(learner, activity)
     posttest_pass(learner, activity)
     attempt = quiz_services.attempt_start(learner=learner, quiz=quiz_with_items(2))
+    LinkRequest.objects.create(organisation=OrganisationFactory(), external_id="x-1", user=learner,
+                               email=learner.email, full_name="X", courses={course.slug: "active"})
     return learner, course, lesson, attempt
 
 
@@ -68,6 +74,8 @@ def form_posts(course, lesson, attempt):
         ("evaluation", reverse("credits:evaluation_form", args=[course.slug]), {"practice_change": "consider"}, True),
         ("claim", reverse("credits:claim_form", args=[course.slug]),
          {"credit_type": "ama_pra_1", "hours": "1.00", "attested": "on", "full_name": "X"}, True),
+        ("organisation link", reverse("lms_links:link_detail", args=[LinkRequest.objects.get().pk]),
+         {"decision": "confirm"}, True),
         ("logout", reverse("accounts:logout"), {}, True),
     ]
 

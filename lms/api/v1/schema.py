@@ -33,7 +33,7 @@ feedback only.
 `invalid` (with `fields`), `malformed_request`, `answer_required` (with
 `fields`) or `not_a_knowledge_check`, 401, 403 (`missing_scope`,
 `permission_denied`, `review_not_allowed`), 404 `not_found`, 409
-(`email_taken`, `conflict`, `attempt_open`, `already_claimed`,
+(`email_taken`, `already_linked`, `link_pending_other_id`, `conflict`, `attempt_open`, `already_claimed`,
 `claim_refused`, and the quizzes' refusals: `attempt_limit_reached`,
 `wait_required` and `recheck_not_open` with `available_at`,
 `already_passed`, `quiz_empty`, `nothing_to_recheck`, `pretest_closed`,
@@ -43,7 +43,12 @@ stable; messages are for people and may be reworded.
 
 **Enrolment sync** (`POST /api/v1/enrolments/`) is idempotent by your
 `external_id`: the same request twice leaves one learner and one enrolment
-(201 when created, 200 after).
+(201 when created, 200 after). If the e-mail address already has an account
+here, the account holder must confirm the link first: 202 with `link_status:
+link_pending` (the body echoes what you sent, never the account), and the
+learner appears in your feeds and at `/learners/{external_id}/` once they
+confirm (then 200 `linked`). A declined link keeps answering 202: you are not
+told of the decision. See docs/enrolment.md.
 
 **Feeds** (`/progress/`, `/completions/`, `/certificates/`) page with an opaque `cursor`
 (follow `next`) and take `updated_since`; sync incrementally by passing the

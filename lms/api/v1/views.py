@@ -216,7 +216,15 @@ class EnrolmentOutputSerializer(serializers.Serializer):
 
 
 class EnrolmentSyncApi(ApiPolicy, APIView):
-    """Create or update a learner and their enrolment by your ID for them. Idempotent."""
+    """Create or update a learner and their enrolment by your ID for them. Idempotent.
+
+    If the e-mail address already has an account here, it is not linked to
+    you by the address alone: the account holder is asked to confirm, and you
+    get 202 with `link_status: link_pending` (the same body, echoing what you
+    sent, whether the address is new or not). Once they confirm, the learner
+    and enrolment exist and the same request answers 200 `linked`; until then
+    the learner's endpoints answer 404 and the feeds do not include them.
+    """
 
     required_scope = Scope.ENROLMENTS_WRITE
 
@@ -234,11 +242,17 @@ class EnrolmentSyncApi(ApiPolicy, APIView):
         status = serializers.ChoiceField(choices=Enrolment.Status.choices, default=Enrolment.Status.ACTIVE)
 
     class OutputSerializer(serializers.Serializer):
-        external_id = serializers.CharField(source="learner.external_id")
-        email = serializers.EmailField(source="learner.user.email")
-        full_name = serializers.CharField(source="learner.user.full_name")
-        course = serializers.SlugField(source="course.slug")
-        status = serializers.ChoiceField(choices=Enrolment.Status.choices)
+        # One shape for 200, 201 and 202. For 202 every field echoes the
+        # request (or the link request's times), never the existing account.
+        external_id = serializers.CharField()
+        email = serializers.EmailField()
+        full_name = serializers.CharField()
+        course = serializers.SlugField()
+        status = serializers.ChoiceField(choices=Enrolment.Status.choices, help_text="The enrolment's status.")
+        link_status = serializers.ChoiceField(
+            choices=[("linked", "linked"), ("link_pending", "link_pending")],
+            help_text="`linked`: the learner is yours. `link_pending`: the account holder must confirm first.",
+        )
         created_at = serializers.DateTimeField()
         updated_at = serializers.DateTimeField()
 
@@ -247,12 +261,16 @@ class EnrolmentSyncApi(ApiPolicy, APIView):
         responses={
             200: OpenApiResponse(OutputSerializer, description="Already existed; updated if it differed."),
             201: OpenApiResponse(OutputSerializer, description="The enrolment was created."),
+            202: OpenApiResponse(
+                OutputSerializer,
+                description="Accepted, waiting for the account holder to confirm the link (`link_pending`).",
+            ),
         },
         operation_id="enrolment_sync",
     )
     def post(self, request) -> Response:
         data = self.validate_input(request)
-        enrolment, created = services.enrolment_sync(
+        result = services.enrolment_request(
             organisation=self.organisation(),
             external_id=data["external_id"],
             email=data["email"],
@@ -260,8 +278,29 @@ class EnrolmentSyncApi(ApiPolicy, APIView):
             course_slug=data["course"],
             status=data["status"],
         )
+        if result.link is not None:
+            link = result.link
+            body = {
+                **{k: data[k] for k in ("external_id", "email", "full_name", "course", "status")},
+                "link_status": "link_pending",
+                "created_at": link.created_at,
+                "updated_at": link.updated_at,
+            }
+            return Response(self.OutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+        enrolment = result.enrolment
+        body = {
+            "external_id": enrolment.learner.external_id,
+            "email": enrolment.learner.user.email,
+            "full_name": enrolment.learner.user.full_name,
+            "course": enrolment.course.slug,
+            "status": enrolment.status,
+            "link_status": "linked",
+            "created_at": enrolment.created_at,
+            "updated_at": enrolment.updated_at,
+        }
         return Response(
-            self.OutputSerializer(enrolment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            self.OutputSerializer(body).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
 

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from lms import outbox
-from lms.models import Delivery
+from lms.models import Delivery, DeliveryAttempt
 from lms.xapi import delivery, statements
 from lms.xapi.models import LrsEndpoint
 from tests.lms.factories import OrganisationFactory
@@ -74,20 +74,23 @@ def test_lrs_refusing_our_credentials_is_dead_at_once(ralph):
     assert journey.endpoint.pk in set(rows.values_list("destination_id", flat=True))
 
 
-def test_events_wait_while_the_endpoint_is_paused(ralph):
-    """Fanned out while active, paused before sending: retried with backoff, not sent, until resumed."""
+def test_events_wait_while_the_endpoint_is_retired_or_its_organisation_off(ralph):
+    """Fanned out while active, switched off before sending: held (no try), sent once when back."""
     journey = journey_make(url=ralph.xapi_url, key=ralph.key, secret=ralph.secret)
     outbox.outbox_fanout()
     LrsEndpoint.objects.filter(pk=journey.endpoint.pk).update(is_active=False)
     _deliver_once()
+    journey.organisation.is_active = False
+    journey.organisation.save()
+    LrsEndpoint.objects.filter(pk=journey.endpoint.pk).update(is_active=True)
+    _deliver_once()
     rows = Delivery.objects.filter(kind="xapi")
-    assert set(rows.values_list("status", "attempts", "last_error")) == {
-        (Delivery.Status.PENDING, 1, "LRS endpoint or organisation is paused")
-    }
+    assert set(rows.values_list("status", "attempts")) == {(Delivery.Status.PENDING, 0)}
+    assert not DeliveryAttempt.objects.exists()
     assert ralph.statements() == []
 
-    LrsEndpoint.objects.filter(pk=journey.endpoint.pk).update(is_active=True)
-    rows.update(next_attempt_at=timezone.now())
+    journey.organisation.is_active = True
+    journey.organisation.save()
     _deliver_once()
     assert Counter(s["id"] for s in ralph.statements()) == _expected(journey)
 

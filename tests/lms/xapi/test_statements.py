@@ -75,12 +75,14 @@ def test_assessment_statements_carry_score_success_and_duration(journey):
 
 @pytest.mark.django_db
 def test_answered_question_reports_choice_and_success_but_never_the_key(journey):
-    event = journey.event("answered", "quizzes.response")
+    event = journey.event("answered", "quizzes.response", n=-1)  # the passed attempt's last question
     [statement] = delivery.event_statements(event=event, endpoint=journey.endpoint)
     definition = statement["object"]["definition"]
+    assert definition["type"] == "http://adlnet.gov/expapi/activities/cmi.interaction"
     assert definition["interactionType"] == "choice"
     assert "correctResponsesPattern" not in definition
     assert "RATIONALE" not in str(statement)
+    assert all(set(c) == {"id", "description"} for c in definition["choices"])
     assert statement["result"]["success"] is True
     assert statement["result"]["response"] in {c["id"] for c in definition["choices"]}
     parents = statement["context"]["contextActivities"]
@@ -88,6 +90,23 @@ def test_answered_question_reports_choice_and_success_but_never_the_key(journey)
     assert {a["definition"]["type"] for a in parents["grouping"]} == {
         "http://adlnet.gov/expapi/activities/course", "http://adlnet.gov/expapi/activities/lesson",
     }
+    assert statement_problems(statement) == []
+
+
+@pytest.mark.django_db
+def test_grading_records_one_answered_event_per_question_with_its_verdict(journey):
+    """Two attempts of two questions: four events, wrong in the failed one, right in the passed one."""
+    from quizzes.models import Response
+
+    answered = [e for e in journey.events if e.verb == "answered"]
+    responses = Response.objects.filter(attempt__learner=journey.learner).order_by("attempt__number", "position")
+    assert [e.object_ref for e in answered] == [f"quizzes.response:{r.pk}" for r in responses]
+    verdicts = [delivery.event_statements(event=e, endpoint=journey.endpoint)[0]["result"]["success"]
+                for e in answered]
+    assert verdicts == [False, False, True, True]
+    parents = {delivery.event_statements(event=e, endpoint=journey.endpoint)[0]["context"]["contextActivities"]
+               ["parent"][0]["id"] for e in answered}
+    assert len(parents) == 1  # both attempts: the same assessment activity
 
 
 @pytest.mark.django_db
