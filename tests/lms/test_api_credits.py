@@ -239,6 +239,9 @@ def test_my_certificates_lists_mine_only_and_hides_others(learner, learner_api, 
     assert_error(learner_api.get(url("v1:my-certificate-detail", other.pk)), 404, "not_found")
     assert_error(learner_api.get(url("v1:my-certificate-detail", "abc")), 404, "not_found")
     assert_error(learner_api.get(url("v1:my-certificate-detail", 2**40)), 404, "not_found")
+    # Digits outside ASCII pass str.isdigit() but not int(): still a 404, never a 500 (found by schemathesis).
+    assert_error(learner_api.get(url("v1:my-certificate-detail", "\u00b3")), 404, "not_found")
+    assert_error(learner_api.get(url("v1:my-certificate-detail", "\u0663")), 404, "not_found")
 
 
 @pytest.mark.parametrize("n", [1, 5])
@@ -323,6 +326,7 @@ def test_certificate_feed_shows_only_own_organisations_learners(token_client, or
     assert [(r["id"], r["external_id"]) for r in body["results"]] == [(certificate.pk, mine.external_id)]
     assert client.get(url("v1:certificate-feed-detail", certificate.pk)).json()["hours"] == "1.50"
     assert_error(client.get(url("v1:certificate-feed-detail", other.pk)), 404, "not_found")
+    assert_error(client.get(url("v1:certificate-feed-detail", "\u00b3")), 404, "not_found")
 
 
 def test_certificate_feed_needs_the_completions_scope(token_client, learner_api):

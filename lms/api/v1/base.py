@@ -122,6 +122,7 @@ class ScopePermission(BasePermission):
             return False
         if not token.has_scope(scope):
             self.message = f"This token lacks the '{scope}' scope."
+            self.code = "missing_scope"  # DRF passes it to PermissionDenied: no message matching
             return False
         return True
 
@@ -306,7 +307,7 @@ def api_exception_handler(exc, context):
         return _error(400, "invalid", f"Correct these fields and send again: {names}.", fields, headers)
     code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), exc.default_code)
     message = str(exc.detail) if not isinstance(exc.detail, list | dict) else "The request failed."
-    if isinstance(exc, exceptions.PermissionDenied) and message.startswith("This token lacks"):
+    if isinstance(exc, exceptions.PermissionDenied) and getattr(exc.detail, "code", None) == "missing_scope":
         code = "missing_scope"
     return _error(response.status_code, code, message, None, headers)
 

@@ -280,7 +280,7 @@ class MyCertificateViewSet(ApiPolicy, mixins.ListModelMixin, mixins.RetrieveMode
 
     def get_object(self):
         pk = self.kwargs["pk"]
-        if not str(pk).isdigit() or int(pk) > MAX_DB_INT:
+        if not (str(pk).isascii() and str(pk).isdigit()) or int(pk) > MAX_DB_INT:
             raise Certificate.DoesNotExist
         return credit_selectors.certificate_for_learner_get(pk=int(pk), learner=self.request.user)  # one query
 
@@ -339,7 +339,7 @@ class CertificateFeedViewSet(ApiPolicy, mixins.ListModelMixin, mixins.RetrieveMo
 
     def get_object(self):
         pk = self.kwargs["pk"]
-        if not str(pk).isdigit() or int(pk) > MAX_DB_INT:
+        if not (str(pk).isascii() and str(pk).isdigit()) or int(pk) > MAX_DB_INT:
             raise Certificate.DoesNotExist
         return self.get_queryset().get(pk=int(pk))
 
