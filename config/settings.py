@@ -210,6 +210,9 @@ CACHES = {
 if LMS_CACHE_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     SESSION_CACHE_ALIAS = "lms"
+# API throttles count in the shared Redis when there is one, so N app servers enforce one limit,
+# not N; without Redis they count per process (the database cache would cost a write per request).
+LMS_THROTTLE_CACHE_ALIAS = "lms" if LMS_CACHE_URL else "default"
 
 # Security headers. The CSP is strict: no inline script or style anywhere.
 CONTENT_SECURITY_POLICY = {

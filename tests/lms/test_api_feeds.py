@@ -181,3 +181,27 @@ def test_throttle_keeps_one_counter_per_window_not_a_history(token_client, setti
         assert int(client.get(url)["Retry-After"]) == 45
     with mock.patch.object(FixedWindowThrottle, "timer", staticmethod(lambda: now + 60)):
         assert client.get(url).status_code == 200  # the next window
+
+
+@pytest.mark.django_db
+def test_throttle_counts_in_the_shared_cache_when_one_is_configured(token_client, settings):
+    """With LMS_CACHE_URL (Redis), every app server counts against one limit: the counter lives there."""
+    from django.core.cache import caches
+
+    from lms.models import IntegrationToken
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "shared-test": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "shared-test"},
+    }
+    settings.LMS_THROTTLE_CACHE_ALIAS = "shared-test"
+    settings.LMS_API_TOKEN_RATE = "2/min"
+    client = token_client(Scope.PROGRESS_READ)
+    url = reverse("v1:progress-feed-list")
+    statuses = [client.get(url).status_code for _ in range(3)]
+    token = IntegrationToken.objects.get()
+    shared = caches["shared-test"]
+    assert statuses == [200, 200, 429]
+    assert [key for key in shared._cache if f"throttle_lms_token_{token.pk}:" in key]
+    assert not [key for key in caches["default"]._cache if f"throttle_lms_token_{token.pk}:" in key]
+    shared.clear()

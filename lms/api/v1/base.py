@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import caches
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -139,6 +140,11 @@ class FixedWindowThrottle(SimpleRateThrottle):
     the price is that a client may send up to twice the rate across a window
     boundary, which is fine for a load limit (it is not a security control).
     """
+
+    @property
+    def cache(self):
+        """The shared cache when there is one (LMS_CACHE_URL): several app servers count one limit."""
+        return caches[settings.LMS_THROTTLE_CACHE_ALIAS]
 
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
