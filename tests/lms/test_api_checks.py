@@ -281,8 +281,8 @@ def test_check_endpoints_query_counts_are_constant(learner_api, django_assert_nu
     version = attempt.layout[0]["version"]
     right = key_of(attempt)[version]["correct"]
     # attempt; savepoint, lock, already checked?, responses, delete and insert choices, update response,
-    # key, verdict, release; feedback: response, options, chosen
-    with django_assert_num_queries(14):
+    # key, verdict, answered event (one bulk insert), release; feedback: response, options, chosen
+    with django_assert_num_queries(15):
         response = check(learner_api, attempt, version, right)
     assert response.json()["question"]["is_correct"] is True
 

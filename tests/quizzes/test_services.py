@@ -500,8 +500,9 @@ def test_submit_writes_every_verdict_confidence_and_answer_time_in_constant_quer
         answers.append(Answer(v, options, confidence))
         expected[v] = (confidence, bool(options), bool(options) and index % 2 == 1)
     # savepoint, lock, responses, delete choices, insert choices, update responses; key, chosen,
-    # update verdicts, update attempt; outbox event (get, savepoint, insert, release); release
-    with django_assert_num_queries(15):
+    # update verdicts, update attempt; outbox event (get, savepoint, insert, release);
+    # the per-question answered events (one bulk insert, whatever the number of questions); release
+    with django_assert_num_queries(16):
         graded = services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=answers)
     rows = Response.objects.filter(attempt=attempt).values_list("item_version_id", "confidence", "answered_at", "is_correct")
     assert {v: (c, at is not None, right) for v, c, at, right in rows} == expected
