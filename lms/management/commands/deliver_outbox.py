@@ -8,6 +8,7 @@ leaves them to a separate `run_export_jobs`.
 """
 
 import os
+import signal
 import socket
 import time
 
@@ -32,6 +33,12 @@ class Command(BaseCommand):
     def handle(self, *args, once, interval, batch, worker, exports, verbosity, **options):
         worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         say = self.stdout.write if verbosity >= 1 else None
+        self._stopping = False
+        if not once:
+            # A process manager's SIGTERM (deploys, scale-down) lets the pass in hand finish:
+            # a delivery already sent is recorded as delivered, not left claimed until its
+            # lease runs out and sent again. A second signal stops at once.
+            signal.signal(signal.SIGTERM, self._stop)
         while True:
             try:
                 report = outbox.outbox_run_once(worker=worker, batch=batch, progress=say)
@@ -53,9 +60,21 @@ class Command(BaseCommand):
                     f"{worker}: {report.fanned_out} event(s) fanned out, {report.delivered} delivered, "
                     f"{report.failed} to retry, {report.dead} dead"
                 )
-            if once:
+            if once or self._stopping:
                 return
             try:
-                time.sleep(interval)
+                self._sleep(interval)
             except KeyboardInterrupt:
                 return
+            if self._stopping:
+                return
+
+    def _stop(self, signum, frame) -> None:
+        self._stopping = True
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep in short steps, so a stop request ends the wait at once."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
