@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import Count, FilteredRelation, IntegerField, OuterRef, Prefetch, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from curriculum.models import Course, Interaction, Lesson, LessonProgress, LessonVersion, Objective
 
@@ -82,33 +85,79 @@ def lesson_detail_get(*, course_slug: str, lesson_slug: str) -> Lesson:
     )
 
 
+# The lesson page's one query, written out: built through the ORM (a
+# FilteredRelation join, select_related, only) it cost about 3.5 ms of Python
+# per request to compile and to turn into model instances, ten times the
+# 0.3 ms of running it (PostgreSQL, seven lessons). The learner is in the JOIN's
+# ON clause, so lessons never opened stay in the list with NULL progress.
+# Values are passed as parameters, never formatted in.
+_LESSON_PAGE_SQL = """
+    SELECT lesson.id, lesson.slug, lesson.position, lesson.current_version_id,
+           course.id, course.slug, course.title,
+           version.title, version.estimated_minutes, version.content_hash,
+           progress.id, progress.last_opened_at, progress.completed_at
+      FROM {lesson} lesson
+      JOIN {course} course ON course.id = lesson.course_id
+      JOIN {version} version ON version.id = lesson.current_version_id
+      LEFT JOIN {progress} progress ON progress.lesson_id = lesson.id AND progress.learner_id = %s
+     WHERE course.slug = %s AND course.is_published AND lesson.is_published
+     ORDER BY lesson.position
+"""
+
+
 def lesson_page_list(*, course_slug: str, learner=None) -> list[Lesson]:
     """A published course's published lessons in order, for the lesson page. One query.
 
-    Each lesson carries its course (slug and title), its current version's
-    title, minutes and content hash (not its body: see `lesson_version_get`),
-    and, for a signed-in learner, `mine`: that learner's progress row or None,
-    joined in the same query (the row is unique per learner and lesson, so
-    the join adds no rows). Empty if the course is not published.
+    Each lesson carries its course (id, slug and title; one instance shared by
+    all), its current version's title, minutes and content hash (not its
+    body: see `lesson_version_get`), and `mine`: for a signed-in learner, that
+    learner's progress row (id, last opened, completed) or None; always None
+    for anyone else. Fields not listed are deferred, as with `only()`.
+    Empty if the course is not published.
     """
-    qs = (
-        Lesson.objects.published()
-        .filter(course__slug=course_slug, course__is_published=True)
-        .select_related("course", "current_version")
-        .only(
-            "slug", "position", "course_id", "current_version_id",
-            "course__slug", "course__title",
-            "current_version__title", "current_version__estimated_minutes", "current_version__content_hash",
-        )
-        .order_by("position")
+    learner_id = learner.pk if learner is not None and learner.is_authenticated else None
+    sql = _LESSON_PAGE_SQL.format(
+        lesson=Lesson._meta.db_table,
+        course=Course._meta.db_table,
+        version=LessonVersion._meta.db_table,
+        progress=LessonProgress._meta.db_table,
     )
-    if learner is None or not learner.is_authenticated:
-        return [_without_progress(lesson) for lesson in qs]
-    # FilteredRelation puts the learner in the JOIN's ON clause, so lessons
-    # the learner never opened stay in the list (select_related then sets no
-    # attribute at all, hence the default).
-    qs = qs.annotate(mine=FilteredRelation("progress", condition=Q(progress__learner=learner))).select_related("mine")
-    return [_without_progress(lesson) for lesson in qs]
+    with connection.cursor() as cursor:
+        # `progress.learner_id = NULL` matches nothing: anonymous readers get no progress.
+        cursor.execute(sql, [learner_id, course_slug])
+        rows = cursor.fetchall()
+    lessons = []
+    course = None
+    db = connection.alias
+    for row in rows:
+        if course is None:
+            course = Course.from_db(db, _COURSE_FIELDS, row[4:7])
+        lesson = Lesson.from_db(db, _LESSON_FIELDS, (row[0], row[4], row[1], row[2], row[3]))
+        lesson.course = course
+        lesson.current_version = LessonVersion.from_db(db, _VERSION_FIELDS, (row[3], lesson.pk, *row[7:10]))
+        lesson.mine = (
+            None
+            if row[10] is None
+            else LessonProgress.from_db(
+                db, _PROGRESS_FIELDS, (row[10], learner_id, lesson.pk, _aware(row[11]), _aware(row[12]))
+            )
+        )
+        lessons.append(lesson)
+    return lessons
+
+
+def _aware(value):
+    """A datetime from the cursor as the ORM would return it: SQLite gives naive UTC."""
+    if value is not None and settings.USE_TZ and timezone.is_naive(value):
+        return timezone.make_aware(value, connection.timezone)
+    return value
+
+
+# Field names in model order, as `Model.from_db` requires; the others are deferred.
+_COURSE_FIELDS = ["id", "slug", "title"]
+_LESSON_FIELDS = ["id", "course_id", "slug", "position", "current_version_id"]
+_VERSION_FIELDS = ["id", "lesson_id", "title", "estimated_minutes", "content_hash"]
+_PROGRESS_FIELDS = ["id", "learner_id", "lesson_id", "last_opened_at", "completed_at"]
 
 
 def _without_progress(lesson: Lesson) -> Lesson:
