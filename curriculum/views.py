@@ -31,9 +31,9 @@ def _percent(done: int, total: int) -> int:
 def catalogue(request):
     if not _reading_allowed(request):
         return redirect_to_login(request.get_full_path())
-    courses = list(selectors.course_list(learner=request.user))
+    courses = selectors.catalogue_list(learner=request.user)
     for course in courses:
-        course.percent = _percent(getattr(course, "completed_count", 0), course.lesson_count)
+        course.percent = _percent(course.completed_count, course.lesson_count)
     return render(request, "curriculum/course_list.html", {"courses": courses})
 
 
@@ -41,7 +41,7 @@ def course_detail(request, course_slug: str):
     if not _reading_allowed(request):
         return redirect_to_login(request.get_full_path())
     try:
-        course = selectors.course_outline_get(slug=course_slug, learner=request.user)
+        course = selectors.course_page_get(slug=course_slug, learner=request.user)
     except Course.DoesNotExist:
         raise Http404("No such course.") from None
     lessons = course.published_lessons
@@ -54,6 +54,7 @@ def course_detail(request, course_slug: str):
         objectives_by_lesson.setdefault(objective.lesson_id, []).append(objective)
     for lesson in lessons:
         lesson.objective_list = objectives_by_lesson.get(lesson.pk, [])
+        lesson.url = _url("curriculum:lesson_detail", course_slug, lesson.slug)
     next_lesson = next((lesson for lesson in lessons if lesson.state != "completed"), None)
     return render(
         request,
@@ -65,6 +66,12 @@ def course_detail(request, course_slug: str):
             "percent": _percent(completed, len(lessons)),
             "next_lesson": next_lesson,
             "total_minutes": sum(lesson.current_version.estimated_minutes for lesson in lessons),
+            "urls": {
+                "pretest": _url("quizzes:quiz_detail", course_slug, "pretest"),
+                "posttest": _url("quizzes:quiz_detail", course_slug, "posttest"),
+                "activity": _url("credits:activity_detail", course_slug),
+                "explorer": _url("curriculum:interaction_explorer", course_slug),
+            },
         },
     )
 
