@@ -55,18 +55,18 @@ def _render_timed(meter: _Meter):
         django_backend.Template.render = original
 
 
-def _one(client: TestClient, req) -> tuple[int, _Meter, float]:
+def _one(client: TestClient, req) -> tuple[int, _Meter, float, float]:
     meter = _Meter()
     headers = {k: v for k, v in req.headers.items() if k not in ("Cookie",)}
     with _render_timed(meter), connection.execute_wrapper(meter):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         response = client.generic(req.method, req.path, headers=headers)
-        total = time.perf_counter() - t0
-    return response.status_code, meter, total
+        total, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return response.status_code, meter, total, cpu
 
 
 def profile(ctx: Context, endpoints: list[Endpoint], *, repeat: int = 20) -> dict:
-    """Per GET endpoint: queries, and median ms total / database / rendering / other, of `repeat` requests."""
+    """Per GET endpoint: queries, and median ms total / database / rendering / other / CPU, of `repeat` requests."""
     from bench.client import Req
 
     out = {}
@@ -86,12 +86,13 @@ def profile(ctx: Context, endpoints: list[Endpoint], *, repeat: int = 20) -> dic
                 client.cookies[name] = value
         if "Authorization" in req.headers:
             client.defaults["HTTP_AUTHORIZATION"] = req.headers["Authorization"]
-        status, _, _ = _one(client, req)  # warm caches and connection
+        status, *_ = _one(client, req)  # warm caches and connection
         samples = [_one(client, req) for _ in range(repeat if endpoint.kind != "staff" else 3)]
         totals = [s[2] for s in samples]
         dbs = [s[1].db for s in samples]
         renders = [s[1].render for s in samples]
-        med_total, med_db, med_render = (statistics.median(x) * 1000 for x in (totals, dbs, renders))
+        cpus = [s[3] for s in samples]
+        med_total, med_db, med_render, med_cpu = (statistics.median(x) * 1000 for x in (totals, dbs, renders, cpus))
         out[endpoint.key] = {
             "label": endpoint.label,
             "status": status,
@@ -100,5 +101,8 @@ def profile(ctx: Context, endpoints: list[Endpoint], *, repeat: int = 20) -> dic
             "db_ms": round(med_db, 2),
             "render_ms": round(med_render, 2),
             "other_ms": round(max(0.0, med_total - med_db - med_render), 2),
+            # This process's CPU (Python: middleware, ORM, view, template), without the
+            # database's or the waits: steadier than the wall times on a shared machine.
+            "cpu_ms": round(med_cpu, 2),
         }
     return out

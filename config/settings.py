@@ -128,6 +128,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # `nav`: the header's links, reversed once per process.
+                "config.context_processors.nav",
             ],
         },
     },

@@ -4,12 +4,16 @@ Views parse, call one selector or service, and render. Pages work without
 JavaScript; the lesson page's "mark complete" is a plain POST form.
 """
 
+import functools
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.views.decorators.http import require_POST
 
 from curriculum import selectors, services
@@ -27,9 +31,9 @@ def _percent(done: int, total: int) -> int:
 def catalogue(request):
     if not _reading_allowed(request):
         return redirect_to_login(request.get_full_path())
-    courses = list(selectors.course_list(learner=request.user))
+    courses = selectors.catalogue_list(learner=request.user)
     for course in courses:
-        course.percent = _percent(getattr(course, "completed_count", 0), course.lesson_count)
+        course.percent = _percent(course.completed_count, course.lesson_count)
     return render(request, "curriculum/course_list.html", {"courses": courses})
 
 
@@ -37,7 +41,7 @@ def course_detail(request, course_slug: str):
     if not _reading_allowed(request):
         return redirect_to_login(request.get_full_path())
     try:
-        course = selectors.course_outline_get(slug=course_slug, learner=request.user)
+        course = selectors.course_page_get(slug=course_slug, learner=request.user)
     except Course.DoesNotExist:
         raise Http404("No such course.") from None
     lessons = course.published_lessons
@@ -50,6 +54,7 @@ def course_detail(request, course_slug: str):
         objectives_by_lesson.setdefault(objective.lesson_id, []).append(objective)
     for lesson in lessons:
         lesson.objective_list = objectives_by_lesson.get(lesson.pk, [])
+        lesson.url = _url("curriculum:lesson_detail", course_slug, lesson.slug)
     next_lesson = next((lesson for lesson in lessons if lesson.state != "completed"), None)
     return render(
         request,
@@ -61,6 +66,12 @@ def course_detail(request, course_slug: str):
             "percent": _percent(completed, len(lessons)),
             "next_lesson": next_lesson,
             "total_minutes": sum(lesson.current_version.estimated_minutes for lesson in lessons),
+            "urls": {
+                "pretest": _url("quizzes:quiz_detail", course_slug, "pretest"),
+                "posttest": _url("quizzes:quiz_detail", course_slug, "posttest"),
+                "activity": _url("credits:activity_detail", course_slug),
+                "explorer": _url("curriculum:interaction_explorer", course_slug),
+            },
         },
     )
 
@@ -68,28 +79,36 @@ def course_detail(request, course_slug: str):
 def lesson_detail(request, course_slug: str, lesson_slug: str):
     if not _reading_allowed(request):
         return redirect_to_login(request.get_full_path())
-    # One query for the course's lessons with this learner's progress on each,
-    # and the version's body from the per-process cache of immutable versions.
+    # One query for the course's lessons with this learner's progress on each;
+    # the version's part of the page comes rendered from the per-process cache.
     lessons = selectors.lesson_page_list(course_slug=course_slug, learner=request.user)
     index = next((i for i, other in enumerate(lessons) if other.slug == lesson_slug), None)
     if index is None:
         raise Http404("No such lesson.")
     lesson = lessons[index]
-    version = selectors.lesson_version_get(
-        version_id=lesson.current_version_id, content_hash=lesson.current_version.content_hash
-    )
+    head, body = version_fragments(lesson.current_version_id, lesson.current_version.content_hash)
     if request.user.is_authenticated:
         services.lesson_progress_open(learner=request.user, lesson=lesson, current=lesson.mine)
     done = sum(1 for other in lessons if other.mine and other.mine.completed_at)
+    previous = lessons[index - 1] if index > 0 else None
+    nxt = lessons[index + 1] if index + 1 < len(lessons) else None
     return render(
         request,
         "curriculum/lesson_detail.html",
         {
             "lesson": lesson,
             "course": lesson.course,
-            "version": version,
-            "previous": lessons[index - 1] if index > 0 else None,
-            "next": lessons[index + 1] if index + 1 < len(lessons) else None,
+            "head": head,
+            "body": body,
+            "urls": {
+                "course": _url("curriculum:course_detail", course_slug),
+                "check": _url("quizzes:check_detail", course_slug, lesson.slug),
+                "complete": _url("curriculum:lesson_complete", course_slug, lesson.slug),
+                "previous": previous and _url("curriculum:lesson_detail", course_slug, previous.slug),
+                "next": nxt and _url("curriculum:lesson_detail", course_slug, nxt.slug),
+            },
+            "previous": previous,
+            "next": nxt,
             "position": index + 1,
             "count": len(lessons),
             "is_completed": bool(lesson.mine and lesson.mine.completed_at),
@@ -98,6 +117,33 @@ def lesson_detail(request, course_slug: str, lesson_slug: str):
             "served_token": services.lesson_served_token(lesson=lesson),
         },
     )
+
+
+@functools.lru_cache(maxsize=256)
+def version_fragments(version_id: int, content_hash: str) -> tuple[str, str]:
+    """The lesson page's HTML from one version: (title and meta, objectives to body).
+
+    Rendered once per process and version, from the version's fields only
+    (nothing of a learner, a request or a token): a version is never updated,
+    so the HTML cannot go stale (see `selectors.lesson_version_get`, whose
+    query this costs the first time). About 40 kB per entry.
+    """
+    version = selectors.lesson_version_get(version_id=version_id, content_hash=content_hash)
+    context = {"version": version}
+    return (
+        render_to_string("curriculum/_lesson_version_head.html", context),
+        render_to_string("curriculum/_lesson_version_body.html", context),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _reverse_cached(name: str, args: tuple, script_prefix: str, urlconf) -> str:
+    return reverse(name, args=args, urlconf=urlconf)
+
+
+def _url(name: str, *args) -> str:
+    """`reverse`, once per process for each name and arguments: URL patterns are fixed at start-up."""
+    return _reverse_cached(name, args, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
 
 
 @require_POST

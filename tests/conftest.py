@@ -25,8 +25,10 @@ def _empty_version_cache():
     """Each test's database starts empty and reuses ids (SQLite), so start each test with an empty
     per-process cache of lesson versions; within a test the cache behaves as in production."""
     from curriculum.selectors import lesson_version_get
+    from curriculum.views import version_fragments
 
     lesson_version_get.cache_clear()
+    version_fragments.cache_clear()
 
 
 @pytest.fixture

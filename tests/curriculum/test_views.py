@@ -246,3 +246,64 @@ def test_complete_form_is_csrf_protected(learner):
     url = reverse("curriculum:lesson_complete", args=[lesson.course.slug, lesson.slug])
     assert client.post(url).status_code == HTTPStatus.FORBIDDEN
     assert LessonProgress.objects.filter(completed_at__isnull=False).count() == 0
+
+
+@pytest.mark.django_db
+def test_catalogue_counts_only_the_learners_completions_of_published_lessons(learner_client, learner, other_learner):
+    course = CourseFactory()
+    lessons = LessonFactory.create_batch(3, course=course)
+    Lesson.objects.filter(pk=lessons[2].pk).update(is_published=False)
+    now = timezone.now()
+    for who, done in ((learner, lessons[0::2]), (other_learner, lessons[:2])):
+        for lesson in done:  # the learner: one published and the unpublished one; the other: two
+            LessonProgress.objects.create(
+                learner=who, lesson=lesson, first_opened_at=now, last_opened_at=now,
+                completed_at=now, completed_version=lesson.current_version,
+            )
+    page = learner_client.get(reverse("curriculum:catalogue")).content.decode()
+    assert "2 lessons" in page
+    assert "1 of 2 lessons complete (50%)" in page
+    anonymous = Client().get(reverse("curriculum:catalogue")).content.decode()
+    assert "2 lessons" in anonymous and "lessons complete" not in anonymous
+
+
+@pytest.mark.django_db
+def test_cached_lesson_html_is_shared_but_progress_and_tokens_are_each_learners(
+    learner, other_learner, django_assert_num_queries
+):
+    """The version's HTML is rendered once per process; nothing of a learner or a request is cached with it."""
+    course = CourseFactory()
+    first, second = LessonFactory.create_batch(2, course=course)
+    url = reverse("curriculum:lesson_detail", args=[course.slug, first.slug])
+    now = timezone.now()
+    LessonProgress.objects.create(
+        learner=learner, lesson=first, first_opened_at=now, last_opened_at=now,
+        completed_at=now, completed_version=first.current_version,
+    )
+    pages = []
+    for who in (learner, other_learner, other_learner):
+        client = Client()
+        client.force_login(who)
+        client.get(url)  # first visits write; the version's HTML is cached by the first
+        with django_assert_num_queries(3):  # session, user, lessons with progress: not the version
+            response = client.get(url)
+        pages.append((response.content.decode(), response.context["csrf_token"]))
+    (mine, my_token), (theirs, their_token), (theirs_again, their_token_again) = pages
+    assert "Placeholder body." in mine and "Placeholder body." in theirs
+    assert 'data-testid="lesson-completed"' in mine and "1 of 2 lessons complete (50%)" in mine
+    assert 'data-testid="lesson-completed"' not in theirs and "0 of 2 lessons complete (0%)" in theirs
+    # Each response carries the token it was rendered with, masked afresh: never a cached one.
+    assert f'value="{my_token}"' in mine and f'value="{their_token}"' in theirs
+    assert f'value="{their_token_again}"' in theirs_again and str(their_token) != str(their_token_again)
+
+
+@pytest.mark.django_db
+def test_header_links_are_the_sites_urls(learner_client):
+    """The header's links are reversed once per process (config/context_processors.py), not left empty."""
+    signed_in = learner_client.get(reverse("curriculum:catalogue")).content.decode()
+    for name in ("curriculum:catalogue", "quizzes:dashboard", "credits:transcript", "accounts:profile"):
+        assert f'href="{reverse(name)}"' in signed_in
+    assert f'action="{reverse("accounts:logout")}"' in signed_in
+    anonymous = Client().get(reverse("curriculum:catalogue")).content.decode()
+    for name in ("accounts:login", "accounts:signup"):
+        assert f'href="{reverse(name)}"' in anonymous
