@@ -137,36 +137,67 @@ def attempt_get(*, attempt_id: int, learner) -> Attempt:
     )
 
 
+# Per-process cache of what an open attempt shows of an item version: its type, its stem and
+# its options' ids and texts. Never `is_correct` or a rationale: the cache feeds the open
+# attempt page. Keyed by the version id alone because a version is never updated (a revision
+# is a new row, and an attempt's layout names the versions it was dealt), so an entry cannot
+# be stale, and each app server may hold its own copy. Bounded: cleared whole when full.
+_VERSION_CACHE: dict[int, tuple[str, str, dict[int, str]]] = {}
+_VERSION_CACHE_MAX = 4096
+
+
+def _versions_shown(version_ids: list[int]) -> dict[int, tuple[str, str, dict[int, str]]]:
+    """(type, stem_html, {option id: text_html}) per version; one query for those not cached yet."""
+    missing = [v for v in version_ids if v not in _VERSION_CACHE]
+    if missing:
+        fetched: dict[int, tuple[str, str, dict[int, str]]] = {}
+        # order_by(): Option's default ordering would join item versions for nothing.
+        rows = (
+            Option.objects.filter(version_id__in=missing)
+            .order_by()
+            .values_list("version_id", "version__type", "version__stem_html", "pk", "text_html")
+        )
+        for version_id, type_, stem_html, option_id, text_html in rows:
+            entry = fetched.get(version_id)
+            if entry is None:
+                entry = fetched[version_id] = (type_, stem_html, {})
+            entry[2][option_id] = text_html
+        if len(_VERSION_CACHE) + len(fetched) > _VERSION_CACHE_MAX:
+            _VERSION_CACHE.clear()
+        _VERSION_CACHE.update(fetched)
+        return {v: _VERSION_CACHE.get(v) or fetched[v] for v in version_ids}
+    return {v: _VERSION_CACHE[v] for v in version_ids}
+
+
 def attempt_questions_get(*, attempt: Attempt) -> list[QuestionView]:
     """The attempt's questions in the stored order, with the learner's saved answers.
 
-    Reads no answer key for unchecked questions: options are read as (id,
-    text) only. For a knowledge check, questions already checked carry their
-    feedback (one more query). Three or four queries whatever the number of
-    questions.
+    Reads no answer key for unchecked questions: stems and options come as
+    (id, text) only, from the per-process version cache above (one query for
+    the versions this process has not shown yet). For a knowledge check,
+    questions already checked carry their feedback (one more query, never
+    cached). Two queries (responses, choices) whatever the number of
+    questions, plus one for uncached versions, plus one for feedback.
     """
-    responses = list(
-        Response.objects.filter(attempt=attempt)
-        .select_related("item_version__interaction")
-        .only(
-            "position", "confidence", "is_correct", "item_version__type", "item_version__stem_html",
-            "item_version__interaction__key",
-        )
-        .order_by("position")
-    )
+    responses = {
+        version_id: (confidence, is_correct, interaction_key)
+        for version_id, confidence, is_correct, interaction_key in Response.objects.filter(attempt=attempt)
+        .order_by()
+        .values_list("item_version_id", "confidence", "is_correct", "item_version__interaction__key")
+    }
     version_ids = [entry["version"] for entry in attempt.layout]
-    # order_by(): Option's default ordering would join item versions for nothing.
-    texts = dict(Option.objects.filter(version_id__in=version_ids).order_by().values_list("pk", "text_html"))
+    shown = _versions_shown(version_ids)
     chosen = set(ResponseChoice.objects.filter(response__attempt=attempt).values_list("option_id", flat=True))
-    checked = [r.item_version_id for r in responses if r.is_correct is not None]
+    checked = [v for v, (_, is_correct, _) in responses.items() if is_correct is not None]
     feedback: dict[int, tuple[bool, str]] = {}
     if attempt.quiz.kind == Quiz.Kind.CHECK and checked:
         rows = Option.objects.filter(version_id__in=checked).order_by().values_list("pk", "is_correct", "rationale_html")
         feedback = {pk: (is_correct, rationale) for pk, is_correct, rationale in rows}
-    by_version = {r.item_version_id: r for r in responses}
     questions = []
     for position, entry in enumerate(attempt.layout, start=1):
-        response = by_version[entry["version"]]
+        version_id = entry["version"]
+        confidence, is_correct, interaction_key = responses[version_id]
+        type_, stem_html, texts = shown[version_id]
         options = []
         for option_id in entry["options"]:
             option = OptionView(option_id, texts[option_id], chosen=option_id in chosen)
@@ -176,16 +207,19 @@ def attempt_questions_get(*, attempt: Attempt) -> list[QuestionView]:
         questions.append(
             QuestionView(
                 position=position,
-                version_id=entry["version"],
-                type=response.item_version.type,
-                stem_html=response.item_version.stem_html,
+                version_id=version_id,
+                type=type_,
+                stem_html=stem_html,
                 options=options,
-                confidence=response.confidence,
-                is_correct=response.is_correct if feedback else None,
-                interaction_key=_interaction_key(response) if feedback else "",
+                confidence=confidence,
+                is_correct=is_correct if feedback else None,
+                interaction_key=(interaction_key or "") if feedback else "",
             )
         )
     return questions
+
+
+attempt_questions_get.cache_clear = _VERSION_CACHE.clear
 
 
 def check_feedback_get(*, attempt: Attempt, version_id: int) -> QuestionView:

@@ -291,6 +291,10 @@ def test_rechecking_a_checked_question_is_409(learner_client, learner):
     assert _state(attempt) == before
 
 
+def _without_csrf(content: bytes) -> bytes:
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]*"', b"", content)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("n_questions", [1, 5])
 def test_attempt_page_query_count_is_constant(learner_client, learner, django_assert_num_queries, n_questions):
@@ -298,9 +302,14 @@ def test_attempt_page_query_count_is_constant(learner_client, learner, django_as
     quiz = quiz_with_items(n_questions, confidence_enabled=True)
     attempt = services.attempt_start(learner=learner, quiz=quiz)
     url = reverse("quizzes:attempt_detail", args=[attempt.pk])
-    with django_assert_num_queries(6):  # session, user, attempt+quiz, responses, options, choices
+    with django_assert_num_queries(6):  # session, user, attempt+quiz, responses, versions+options, choices
         response = learner_client.get(url)
     assert response.status_code == HTTPStatus.OK
+    # The second view reads the versions' stems and options from the per-process cache.
+    with django_assert_num_queries(5):  # session, user, attempt+quiz, responses, choices
+        again = learner_client.get(url)
+    assert _without_csrf(again.content) == _without_csrf(response.content)
+    assert again.content.count(b'name="q') == response.content.count(b'name="q') == 3 * n_questions
 
 
 @pytest.mark.django_db
