@@ -13,7 +13,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Avg, Case, Count, ExpressionWrapper, FloatField, Max, Min, Q, Sum, Value, When
+from django.db.models import (
+    Avg, Case, Count, ExpressionWrapper, FilteredRelation, FloatField, Max, Min, Q, Sum, Value, When,
+)
 from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
 
@@ -344,8 +346,23 @@ def attempt_review_get(*, attempt: Attempt, learner) -> AttemptReview:
 
 
 @dataclass
+class QuizInfo:
+    """What the dashboard shows of a quiz (a plain row, not a model instance)."""
+
+    pk: int
+    course_id: int
+    kind: str
+    title: str
+    pass_mark: int
+    attempt_limit: int | None
+    recheck_days: int
+    lesson_slug: str = ""
+    lesson_title: str = ""
+
+
+@dataclass
 class QuizSummary:
-    quiz: Quiz
+    quiz: QuizInfo
     attempts: int = 0
     best_score: Decimal | None = None
     passed: bool = False
@@ -356,7 +373,7 @@ class QuizSummary:
 
 @dataclass
 class ObjectiveGain:
-    objective: Objective
+    objective: dict  # {"pk", "course_id", "key", "text"}: a row, not a model instance
     pre_total: int = 0
     pre_correct: int = 0
     post_total: int = 0
@@ -430,31 +447,34 @@ def learner_dashboard_get(*, learner) -> list[CourseDashboard]:
     """Per published course: lessons, quizzes, attempts, best scores, and per-objective
     pre-test vs post-test correctness (every submitted attempt of each).
 
-    Five queries whatever the number of courses, lessons, questions or attempts.
+    Four queries whatever the number of courses, lessons, questions or attempts:
+    courses, quizzes with this learner's attempt statistics, objectives, gains.
+    Quizzes and objectives are read as rows, not model instances.
     """
     courses = list(curriculum_selectors.course_list(learner=learner))
     course_ids = [c.pk for c in courses]
-    quizzes = list(
+    # The learner is in the join's ON clause (FilteredRelation): only this learner's attempts are
+    # joined and aggregated, and a quiz never attempted still comes back, with zero counts.
+    quizzes = (
         Quiz.objects.filter(course_id__in=course_ids)
-        .select_related("lesson__current_version")
-        .only("course_id", "kind", "title", "pass_mark", "attempt_limit", "recheck_days", "lesson__slug",
-              "lesson__position", "lesson__current_version__title")
+        .annotate(mine=FilteredRelation("attempts", condition=Q(attempts__learner=learner)))
+        .values(
+            "pk", "course_id", "kind", "title", "pass_mark", "attempt_limit", "recheck_days", "lesson__slug",
+            "lesson__current_version__title",
+        )
+        .annotate(
+            n=Count("mine"),
+            best=Max("mine__score"),
+            passed_n=Count("mine", filter=Q(mine__passed=True)),
+            open_n=Count("mine", filter=Q(mine__submitted_at__isnull=True)),
+            passed_at=Min("mine__submitted_at", filter=Q(mine__passed=True)),
+        )
         .order_by("course_id", "kind", "lesson__position")
     )
-    stats = {
-        row["quiz_id"]: row
-        for row in Attempt.objects.filter(learner=learner, quiz__course_id__in=course_ids)
-        .values("quiz_id")
-        .annotate(
-            n=Count("pk"),
-            best=Max("score"),
-            passed_n=Count("pk", filter=Q(passed=True)),
-            open_n=Count("pk", filter=Q(submitted_at__isnull=True)),
-            passed_at=Min("submitted_at", filter=Q(passed=True)),
-        )
-    }
     objectives = list(
-        Objective.objects.filter(course_id__in=course_ids, is_active=True).order_by("lesson__position", "position")
+        Objective.objects.filter(course_id__in=course_ids, is_active=True)
+        .order_by("lesson__position", "position")
+        .values("pk", "course_id", "key", "text")
     )
     gains = Response.objects.filter(
         attempt__learner=learner,
@@ -464,7 +484,7 @@ def learner_dashboard_get(*, learner) -> list[CourseDashboard]:
     ).values("item_version__objective_id", "attempt__quiz__kind").annotate(
         total=Count("pk"), correct=Count("pk", filter=Q(is_correct=True))
     )
-    gain_by_objective: dict[int, ObjectiveGain] = {o.pk: ObjectiveGain(o) for o in objectives}
+    gain_by_objective: dict[int, ObjectiveGain] = {o["pk"]: ObjectiveGain(o) for o in objectives}
     for row in gains:
         gain = gain_by_objective.get(row["item_version__objective_id"])
         if gain is None:
@@ -476,16 +496,21 @@ def learner_dashboard_get(*, learner) -> list[CourseDashboard]:
     boards = {
         c.pk: CourseDashboard(c, c.lesson_count, getattr(c, "completed_count", 0)) for c in courses
     }
-    for quiz in quizzes:
-        row = stats.get(quiz.pk)
-        summary = QuizSummary(quiz)
-        if row:
-            summary.attempts = row["n"]
-            summary.best_score = row["best"]
-            summary.passed = row["passed_n"] > 0
-            summary.has_open = row["open_n"] > 0
-            summary.completed = row["n"] > row["open_n"]
-            summary.passed_at = row["passed_at"]
+    for row in quizzes:
+        quiz = QuizInfo(
+            row["pk"], row["course_id"], row["kind"], row["title"], row["pass_mark"], row["attempt_limit"],
+            row["recheck_days"], row["lesson__slug"] or "",
+            row["lesson__current_version__title"] or row["lesson__slug"] or "",
+        )
+        summary = QuizSummary(
+            quiz,
+            attempts=row["n"],
+            best_score=row["best"],
+            passed=row["passed_n"] > 0,
+            has_open=row["open_n"] > 0,
+            completed=row["n"] > row["open_n"],
+            passed_at=row["passed_at"],
+        )
         board = boards[quiz.course_id]
         if quiz.kind == Quiz.Kind.PRETEST:
             board.pretest = summary
@@ -496,7 +521,7 @@ def learner_dashboard_get(*, learner) -> list[CourseDashboard]:
         else:
             board.checks.append(summary)
     for objective in objectives:
-        boards[objective.course_id].objectives.append(gain_by_objective[objective.pk])
+        boards[objective["course_id"]].objectives.append(gain_by_objective[objective["pk"]])
     return list(boards.values())
 
 

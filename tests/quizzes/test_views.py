@@ -336,7 +336,7 @@ def test_dashboard_query_count_is_constant(learner_client, learner, django_asser
     for _ in range(n_attempts):
         attempt = services.attempt_start(learner=learner, quiz=quiz)
         services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=[])
-    with django_assert_num_queries(7):  # session, user, courses, quizzes, attempt stats, objectives, gains
+    with django_assert_num_queries(6):  # session, user, courses, quizzes with attempt stats, objectives, gains
         response = learner_client.get(reverse("quizzes:dashboard"))
     assert response.status_code == HTTPStatus.OK
 
@@ -365,6 +365,35 @@ def test_dashboard_shows_progress_attempts_best_score_and_gain(learner_client, l
     assert "50% (2/4)" in html  # post-test correctness over both attempts
     assert "Complete 1 more lesson(s)." in html
     assert "<progress" in html
+
+
+@pytest.mark.django_db
+def test_dashboard_lists_knowledge_checks_by_lesson_title_and_link(learner_client, learner):
+    check = quiz_with_items(1, kind=Quiz.Kind.CHECK)
+    lesson = check.lesson
+    html = learner_client.get(reverse("quizzes:dashboard")).content.decode()
+    link = reverse("quizzes:check_detail", args=[check.course.slug, lesson.slug])
+    assert f'<a href="{link}">{lesson.title}</a>: not started' in html
+
+
+@pytest.mark.django_db
+def test_dashboard_counts_only_the_learners_own_attempts(learner_client, learner, other_learner):
+    """The attempt statistics join only this learner's attempts: another learner's passes are not shown."""
+    quiz = quiz_with_items(2, attempt_limit=3)
+    failed = services.attempt_start(learner=other_learner, quiz=quiz)
+    services.attempt_submit(attempt_id=failed.pk, learner=other_learner, answers=[])
+    passed = services.attempt_start(learner=other_learner, quiz=quiz)
+    services.attempt_submit(
+        attempt_id=passed.pk, learner=other_learner,
+        answers=[Answer(v, frozenset(k["correct"])) for v, k in key_of(passed).items()],
+    )
+    html = learner_client.get(reverse("quizzes:dashboard")).content.decode()
+    assert "Not taken" in html
+    assert "Passed" not in html and "attempts of 3" not in html
+    mine = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=mine.pk, learner=learner, answers=[])
+    html = learner_client.get(reverse("quizzes:dashboard")).content.decode()
+    assert "Not passed yet</a>: 1 attempt of 3, best score 0%" in html
 
 
 @pytest.mark.django_db
