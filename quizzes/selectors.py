@@ -14,7 +14,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import (
-    Avg, Case, Count, ExpressionWrapper, FilteredRelation, FloatField, Max, Min, Q, Sum, Value, When,
+    Avg,
+    Case,
+    Count,
+    ExpressionWrapper,
+    FilteredRelation,
+    FloatField,
+    Max,
+    Min,
+    Q,
+    Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
