@@ -13,7 +13,20 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Avg, Case, Count, ExpressionWrapper, FloatField, Max, Min, Q, Sum, Value, When
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    ExpressionWrapper,
+    FilteredRelation,
+    FloatField,
+    Max,
+    Min,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
 
@@ -137,36 +150,67 @@ def attempt_get(*, attempt_id: int, learner) -> Attempt:
     )
 
 
+# Per-process cache of what an open attempt shows of an item version: its type, its stem and
+# its options' ids and texts. Never `is_correct` or a rationale: the cache feeds the open
+# attempt page. Keyed by the version id alone because a version is never updated (a revision
+# is a new row, and an attempt's layout names the versions it was dealt), so an entry cannot
+# be stale, and each app server may hold its own copy. Bounded: cleared whole when full.
+_VERSION_CACHE: dict[int, tuple[str, str, dict[int, str]]] = {}
+_VERSION_CACHE_MAX = 4096
+
+
+def _versions_shown(version_ids: list[int]) -> dict[int, tuple[str, str, dict[int, str]]]:
+    """(type, stem_html, {option id: text_html}) per version; one query for those not cached yet."""
+    missing = [v for v in version_ids if v not in _VERSION_CACHE]
+    if missing:
+        fetched: dict[int, tuple[str, str, dict[int, str]]] = {}
+        # order_by(): Option's default ordering would join item versions for nothing.
+        rows = (
+            Option.objects.filter(version_id__in=missing)
+            .order_by()
+            .values_list("version_id", "version__type", "version__stem_html", "pk", "text_html")
+        )
+        for version_id, type_, stem_html, option_id, text_html in rows:
+            entry = fetched.get(version_id)
+            if entry is None:
+                entry = fetched[version_id] = (type_, stem_html, {})
+            entry[2][option_id] = text_html
+        if len(_VERSION_CACHE) + len(fetched) > _VERSION_CACHE_MAX:
+            _VERSION_CACHE.clear()
+        _VERSION_CACHE.update(fetched)
+        return {v: _VERSION_CACHE.get(v) or fetched[v] for v in version_ids}
+    return {v: _VERSION_CACHE[v] for v in version_ids}
+
+
 def attempt_questions_get(*, attempt: Attempt) -> list[QuestionView]:
     """The attempt's questions in the stored order, with the learner's saved answers.
 
-    Reads no answer key for unchecked questions: options are read as (id,
-    text) only. For a knowledge check, questions already checked carry their
-    feedback (one more query). Three or four queries whatever the number of
-    questions.
+    Reads no answer key for unchecked questions: stems and options come as
+    (id, text) only, from the per-process version cache above (one query for
+    the versions this process has not shown yet). For a knowledge check,
+    questions already checked carry their feedback (one more query, never
+    cached). Two queries (responses, choices) whatever the number of
+    questions, plus one for uncached versions, plus one for feedback.
     """
-    responses = list(
-        Response.objects.filter(attempt=attempt)
-        .select_related("item_version__interaction")
-        .only(
-            "position", "confidence", "is_correct", "item_version__type", "item_version__stem_html",
-            "item_version__interaction__key",
-        )
-        .order_by("position")
-    )
+    responses = {
+        version_id: (confidence, is_correct, interaction_key)
+        for version_id, confidence, is_correct, interaction_key in Response.objects.filter(attempt=attempt)
+        .order_by()
+        .values_list("item_version_id", "confidence", "is_correct", "item_version__interaction__key")
+    }
     version_ids = [entry["version"] for entry in attempt.layout]
-    # order_by(): Option's default ordering would join item versions for nothing.
-    texts = dict(Option.objects.filter(version_id__in=version_ids).order_by().values_list("pk", "text_html"))
+    shown = _versions_shown(version_ids)
     chosen = set(ResponseChoice.objects.filter(response__attempt=attempt).values_list("option_id", flat=True))
-    checked = [r.item_version_id for r in responses if r.is_correct is not None]
+    checked = [v for v, (_, is_correct, _) in responses.items() if is_correct is not None]
     feedback: dict[int, tuple[bool, str]] = {}
     if attempt.quiz.kind == Quiz.Kind.CHECK and checked:
         rows = Option.objects.filter(version_id__in=checked).order_by().values_list("pk", "is_correct", "rationale_html")
         feedback = {pk: (is_correct, rationale) for pk, is_correct, rationale in rows}
-    by_version = {r.item_version_id: r for r in responses}
     questions = []
     for position, entry in enumerate(attempt.layout, start=1):
-        response = by_version[entry["version"]]
+        version_id = entry["version"]
+        confidence, is_correct, interaction_key = responses[version_id]
+        type_, stem_html, texts = shown[version_id]
         options = []
         for option_id in entry["options"]:
             option = OptionView(option_id, texts[option_id], chosen=option_id in chosen)
@@ -176,16 +220,19 @@ def attempt_questions_get(*, attempt: Attempt) -> list[QuestionView]:
         questions.append(
             QuestionView(
                 position=position,
-                version_id=entry["version"],
-                type=response.item_version.type,
-                stem_html=response.item_version.stem_html,
+                version_id=version_id,
+                type=type_,
+                stem_html=stem_html,
                 options=options,
-                confidence=response.confidence,
-                is_correct=response.is_correct if feedback else None,
-                interaction_key=_interaction_key(response) if feedback else "",
+                confidence=confidence,
+                is_correct=is_correct if feedback else None,
+                interaction_key=(interaction_key or "") if feedback else "",
             )
         )
     return questions
+
+
+attempt_questions_get.cache_clear = _VERSION_CACHE.clear
 
 
 def check_feedback_get(*, attempt: Attempt, version_id: int) -> QuestionView:
@@ -310,8 +357,23 @@ def attempt_review_get(*, attempt: Attempt, learner) -> AttemptReview:
 
 
 @dataclass
+class QuizInfo:
+    """What the dashboard shows of a quiz (a plain row, not a model instance)."""
+
+    pk: int
+    course_id: int
+    kind: str
+    title: str
+    pass_mark: int
+    attempt_limit: int | None
+    recheck_days: int
+    lesson_slug: str = ""
+    lesson_title: str = ""
+
+
+@dataclass
 class QuizSummary:
-    quiz: Quiz
+    quiz: QuizInfo
     attempts: int = 0
     best_score: Decimal | None = None
     passed: bool = False
@@ -322,7 +384,7 @@ class QuizSummary:
 
 @dataclass
 class ObjectiveGain:
-    objective: Objective
+    objective: dict  # {"pk", "course_id", "key", "text"}: a row, not a model instance
     pre_total: int = 0
     pre_correct: int = 0
     post_total: int = 0
@@ -396,31 +458,34 @@ def learner_dashboard_get(*, learner) -> list[CourseDashboard]:
     """Per published course: lessons, quizzes, attempts, best scores, and per-objective
     pre-test vs post-test correctness (every submitted attempt of each).
 
-    Five queries whatever the number of courses, lessons, questions or attempts.
+    Four queries whatever the number of courses, lessons, questions or attempts:
+    courses, quizzes with this learner's attempt statistics, objectives, gains.
+    Quizzes and objectives are read as rows, not model instances.
     """
     courses = list(curriculum_selectors.course_list(learner=learner))
     course_ids = [c.pk for c in courses]
-    quizzes = list(
+    # The learner is in the join's ON clause (FilteredRelation): only this learner's attempts are
+    # joined and aggregated, and a quiz never attempted still comes back, with zero counts.
+    quizzes = (
         Quiz.objects.filter(course_id__in=course_ids)
-        .select_related("lesson__current_version")
-        .only("course_id", "kind", "title", "pass_mark", "attempt_limit", "recheck_days", "lesson__slug",
-              "lesson__position", "lesson__current_version__title")
+        .annotate(mine=FilteredRelation("attempts", condition=Q(attempts__learner=learner)))
+        .values(
+            "pk", "course_id", "kind", "title", "pass_mark", "attempt_limit", "recheck_days", "lesson__slug",
+            "lesson__current_version__title",
+        )
+        .annotate(
+            n=Count("mine"),
+            best=Max("mine__score"),
+            passed_n=Count("mine", filter=Q(mine__passed=True)),
+            open_n=Count("mine", filter=Q(mine__submitted_at__isnull=True)),
+            passed_at=Min("mine__submitted_at", filter=Q(mine__passed=True)),
+        )
         .order_by("course_id", "kind", "lesson__position")
     )
-    stats = {
-        row["quiz_id"]: row
-        for row in Attempt.objects.filter(learner=learner, quiz__course_id__in=course_ids)
-        .values("quiz_id")
-        .annotate(
-            n=Count("pk"),
-            best=Max("score"),
-            passed_n=Count("pk", filter=Q(passed=True)),
-            open_n=Count("pk", filter=Q(submitted_at__isnull=True)),
-            passed_at=Min("submitted_at", filter=Q(passed=True)),
-        )
-    }
     objectives = list(
-        Objective.objects.filter(course_id__in=course_ids, is_active=True).order_by("lesson__position", "position")
+        Objective.objects.filter(course_id__in=course_ids, is_active=True)
+        .order_by("lesson__position", "position")
+        .values("pk", "course_id", "key", "text")
     )
     gains = Response.objects.filter(
         attempt__learner=learner,
@@ -430,7 +495,7 @@ def learner_dashboard_get(*, learner) -> list[CourseDashboard]:
     ).values("item_version__objective_id", "attempt__quiz__kind").annotate(
         total=Count("pk"), correct=Count("pk", filter=Q(is_correct=True))
     )
-    gain_by_objective: dict[int, ObjectiveGain] = {o.pk: ObjectiveGain(o) for o in objectives}
+    gain_by_objective: dict[int, ObjectiveGain] = {o["pk"]: ObjectiveGain(o) for o in objectives}
     for row in gains:
         gain = gain_by_objective.get(row["item_version__objective_id"])
         if gain is None:
@@ -442,16 +507,21 @@ def learner_dashboard_get(*, learner) -> list[CourseDashboard]:
     boards = {
         c.pk: CourseDashboard(c, c.lesson_count, getattr(c, "completed_count", 0)) for c in courses
     }
-    for quiz in quizzes:
-        row = stats.get(quiz.pk)
-        summary = QuizSummary(quiz)
-        if row:
-            summary.attempts = row["n"]
-            summary.best_score = row["best"]
-            summary.passed = row["passed_n"] > 0
-            summary.has_open = row["open_n"] > 0
-            summary.completed = row["n"] > row["open_n"]
-            summary.passed_at = row["passed_at"]
+    for row in quizzes:
+        quiz = QuizInfo(
+            row["pk"], row["course_id"], row["kind"], row["title"], row["pass_mark"], row["attempt_limit"],
+            row["recheck_days"], row["lesson__slug"] or "",
+            row["lesson__current_version__title"] or row["lesson__slug"] or "",
+        )
+        summary = QuizSummary(
+            quiz,
+            attempts=row["n"],
+            best_score=row["best"],
+            passed=row["passed_n"] > 0,
+            has_open=row["open_n"] > 0,
+            completed=row["n"] > row["open_n"],
+            passed_at=row["passed_at"],
+        )
         board = boards[quiz.course_id]
         if quiz.kind == Quiz.Kind.PRETEST:
             board.pretest = summary
@@ -462,7 +532,7 @@ def learner_dashboard_get(*, learner) -> list[CourseDashboard]:
         else:
             board.checks.append(summary)
     for objective in objectives:
-        boards[objective.course_id].objectives.append(gain_by_objective[objective.pk])
+        boards[objective["course_id"]].objectives.append(gain_by_objective[objective["pk"]])
     return list(boards.values())
 
 

@@ -291,6 +291,10 @@ def test_rechecking_a_checked_question_is_409(learner_client, learner):
     assert _state(attempt) == before
 
 
+def _without_csrf(content: bytes) -> bytes:
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]*"', b"", content)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("n_questions", [1, 5])
 def test_attempt_page_query_count_is_constant(learner_client, learner, django_assert_num_queries, n_questions):
@@ -298,9 +302,14 @@ def test_attempt_page_query_count_is_constant(learner_client, learner, django_as
     quiz = quiz_with_items(n_questions, confidence_enabled=True)
     attempt = services.attempt_start(learner=learner, quiz=quiz)
     url = reverse("quizzes:attempt_detail", args=[attempt.pk])
-    with django_assert_num_queries(6):  # session, user, attempt+quiz, responses, options, choices
+    with django_assert_num_queries(6):  # session, user, attempt+quiz, responses, versions+options, choices
         response = learner_client.get(url)
     assert response.status_code == HTTPStatus.OK
+    # The second view reads the versions' stems and options from the per-process cache.
+    with django_assert_num_queries(5):  # session, user, attempt+quiz, responses, choices
+        again = learner_client.get(url)
+    assert _without_csrf(again.content) == _without_csrf(response.content)
+    assert again.content.count(b'name="q') == response.content.count(b'name="q') == 3 * n_questions
 
 
 @pytest.mark.django_db
@@ -327,7 +336,7 @@ def test_dashboard_query_count_is_constant(learner_client, learner, django_asser
     for _ in range(n_attempts):
         attempt = services.attempt_start(learner=learner, quiz=quiz)
         services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=[])
-    with django_assert_num_queries(7):  # session, user, courses, quizzes, attempt stats, objectives, gains
+    with django_assert_num_queries(6):  # session, user, courses, quizzes with attempt stats, objectives, gains
         response = learner_client.get(reverse("quizzes:dashboard"))
     assert response.status_code == HTTPStatus.OK
 
@@ -356,6 +365,35 @@ def test_dashboard_shows_progress_attempts_best_score_and_gain(learner_client, l
     assert "50% (2/4)" in html  # post-test correctness over both attempts
     assert "Complete 1 more lesson(s)." in html
     assert "<progress" in html
+
+
+@pytest.mark.django_db
+def test_dashboard_lists_knowledge_checks_by_lesson_title_and_link(learner_client, learner):
+    check = quiz_with_items(1, kind=Quiz.Kind.CHECK)
+    lesson = check.lesson
+    html = learner_client.get(reverse("quizzes:dashboard")).content.decode()
+    link = reverse("quizzes:check_detail", args=[check.course.slug, lesson.slug])
+    assert f'<a href="{link}">{lesson.title}</a>: not started' in html
+
+
+@pytest.mark.django_db
+def test_dashboard_counts_only_the_learners_own_attempts(learner_client, learner, other_learner):
+    """The attempt statistics join only this learner's attempts: another learner's passes are not shown."""
+    quiz = quiz_with_items(2, attempt_limit=3)
+    failed = services.attempt_start(learner=other_learner, quiz=quiz)
+    services.attempt_submit(attempt_id=failed.pk, learner=other_learner, answers=[])
+    passed = services.attempt_start(learner=other_learner, quiz=quiz)
+    services.attempt_submit(
+        attempt_id=passed.pk, learner=other_learner,
+        answers=[Answer(v, frozenset(k["correct"])) for v, k in key_of(passed).items()],
+    )
+    html = learner_client.get(reverse("quizzes:dashboard")).content.decode()
+    assert "Not taken" in html
+    assert "Passed" not in html and "attempts of 3" not in html
+    mine = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=mine.pk, learner=learner, answers=[])
+    html = learner_client.get(reverse("quizzes:dashboard")).content.decode()
+    assert "Not passed yet</a>: 1 attempt of 3, best score 0%" in html
 
 
 @pytest.mark.django_db
