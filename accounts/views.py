@@ -8,6 +8,7 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import FormView, UpdateView
 
+from accounts.backends import BACKEND_PATH
 from accounts.forms import ProfileForm, SignUpForm
 
 
@@ -23,7 +24,7 @@ class SignUpView(FormView):
 
     def form_valid(self, form):
         user = form.save()
-        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(self.request, user, backend=BACKEND_PATH)
         messages.success(self.request, "Welcome! Your account is ready.")
         return redirect(self._next_url())
 

@@ -5,7 +5,9 @@ request costs does not (much). On a CPU-bound server, throughput is about
 cores / CPU-seconds per request, so `floor CPU / page CPU` estimates the floor
 ratio the page would reach on a dedicated machine, and `cores / CPU per
 request` its throughput there. Read from /proc (Linux); PostgreSQL's shared
-background processes (WAL writer, checkpointer) are not counted.
+background processes (WAL writer, checkpointer) are not counted. When the
+server uses Redis (sessions, the signed-in user, throttles), the Redis server's
+CPU is counted with the database's (`cache_pid`).
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ def _children(parent: int) -> list[int]:
 
 
 class CpuMeter:
-    def __init__(self, *, server_pid: int, dsn: str):
+    def __init__(self, *, server_pid: int, dsn: str, cache_pid: int | None = None):
         import psycopg
 
         self.server_pid = server_pid
+        self.cache_pid = cache_pid
         self.conn = psycopg.connect(dsn, autocommit=True)
 
     def snapshot(self) -> dict:
@@ -50,6 +53,8 @@ class CpuMeter:
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchall()
         db = {pid: s[1] for (pid,) in rows if (s := _stat(pid))}
+        if self.cache_pid and (s := _stat(self.cache_pid)):
+            db[self.cache_pid] = s[1]
         return {"app": app, "db": db, "client": time.process_time()}
 
     @staticmethod

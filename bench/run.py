@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -55,6 +56,10 @@ def log(message: str) -> None:
 # --- settings and database ---------------------------------------------------------------
 
 
+# A Redis database of its own: the run flushes it first.
+DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/15"
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the 10,000 learners (e.g. 10)")
@@ -73,8 +78,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--database", help="database name (default bench_ce; smoke bench_ce_smoke)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"),
                         help="PostgreSQL server URL, without a database name")
+    parser.add_argument("--cache-url", default=os.environ.get("BENCH_CACHE_URL", DEFAULT_CACHE_URL),
+                        help="Redis for the server's LMS_CACHE_URL (sessions, signed-in user, throttles), as in "
+                             f"a production deployment; flushed first; 'none' for none (default {DEFAULT_CACHE_URL}, "
+                             "used when it answers)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder for the JSON result")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    parser.add_argument("--reuse", action="store_true",
+                        help="for iterating on read endpoints: keep the database a previous run with the same "
+                             "--database and --learners seeded (no re-seed; one-use attempts may be spent)")
     args = parser.parse_args(argv)
     smoke = args.smoke
     args.learners = args.learners or (50 if smoke else round(BASE_LEARNERS * args.scale))
@@ -112,7 +124,7 @@ def database_drop(pg_url: str, name: str) -> None:
 
 def server_environment(args, static_root: str) -> dict[str, str]:
     """The production configuration, as environment variables (config/settings.py reads no other)."""
-    return {
+    env = {
         "DATABASE_URL": f"{args.pg_url.rstrip('/')}/{args.database}",
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -124,6 +136,30 @@ def server_environment(args, static_root: str) -> dict[str, str]:
         "LMS_API_LEARNER_RATE": "100000000/min",
         "LMS_API_TOKEN_RATE": "100000000/min",
     }
+    if args.cache_url:
+        env["LMS_CACHE_URL"] = args.cache_url
+    return env
+
+
+def cache_prepare(args) -> int | None:
+    """Flush the benchmark's Redis database and return the Redis server's pid; None (and no cache) if none answers."""
+    if not args.cache_url or args.cache_url == "none":
+        args.cache_url = ""
+        return None
+    import redis
+
+    try:
+        client = redis.Redis.from_url(args.cache_url, socket_connect_timeout=2)
+        client.flushdb()
+        pid = int(client.info("server")["process_id"])
+        version = client.info("server")["redis_version"]
+        client.close()
+    except (redis.RedisError, OSError) as exc:
+        log(f"no Redis at {args.cache_url} ({exc}): sessions and users come from PostgreSQL")
+        args.cache_url = ""
+        return None
+    args.cache_version = f"Redis {version}"
+    return pid
 
 
 # --- machine facts -----------------------------------------------------------------------
@@ -225,7 +261,7 @@ def sessions_create(user_ids: list[int]) -> dict[int, str]:
     keys, rows = {}, []
     for pk in user_ids:
         key = secrets.token_hex(16)
-        data = {SESSION_KEY: str(pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+        data = {SESSION_KEY: str(pk), BACKEND_SESSION_KEY: "accounts.backends.CachedModelBackend",
                 HASH_SESSION_KEY: hashes[pk]}
         rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
         keys[pk] = key
@@ -454,7 +490,7 @@ def table(report: dict) -> str:
     m = report["machine"]
     lines += ["", f"machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, Python {m['python']}, "
                   f"Django {m['django']}, gunicorn {m['gunicorn']} ({report['settings']['workers']} "
-                  f"{report['settings']['worker_class']} workers), {m['postgresql']}"]
+                  f"{report['settings']['worker_class']} workers), {m['postgresql']}, cache: {m.get('cache', 'none')}"]
     lines.append(f"load average (1 min) before the load {report['loadavg']['before_load'][0]}, after "
                  f"{report['loadavg']['after_load'][0]} (anything above ~0.5 before means other work shared the cores)")
     s = report["summary"]
@@ -466,12 +502,16 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     started = dt.datetime.now(dt.UTC)
     static_root = tempfile.mkdtemp(prefix="bench-static-")
+    cache_pid = cache_prepare(args)
     env = server_environment(args, static_root)
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     sys.path.insert(0, str(ROOT))
-    log(f"database {args.database}: creating")
-    database_recreate(args.pg_url, args.database)
+    seed_file = Path(tempfile.gettempdir()) / f"{args.database}-{args.learners}.seed.json"
+    reuse = args.reuse and seed_file.exists()
+    if not reuse:
+        log(f"database {args.database}: creating")
+        database_recreate(args.pg_url, args.database)
     import django
 
     django.setup()
@@ -487,20 +527,32 @@ def main(argv=None) -> int:
         cursor.execute("SHOW server_version")
         pg_version = "PostgreSQL " + cursor.fetchone()[0]
     machine = machine_facts(pg_version)
+    machine["cache"] = getattr(args, "cache_version", "") or "none (sessions and users from PostgreSQL)"
     log(f"machine: {machine}")
     t = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("load_curriculum", verbosity=0)
+    if not reuse:
+        call_command("migrate", verbosity=0, interactive=False)
+        call_command("load_curriculum", verbosity=0)
     call_command("collectstatic", verbosity=0, interactive=False)
     setup_s = time.perf_counter() - t
     log(f"migrated, loaded the course and collected static files in {setup_s:.1f} s")
-    seeded = seed(
-        learners=args.learners,
-        readers=max(2 * args.concurrency, 64),
-        submitters=300 if args.smoke else 4_000 + 64,
-        journey=40 if args.smoke else 1_500,
-        progress=log,
-    )
+    if reuse:
+        from bench.seed import SeedResult
+
+        data = json.loads(seed_file.read_text())
+        data["submitters"] = [tuple(pair) for pair in data["submitters"]]
+        data["certificates"] = {int(k): v for k, v in data["certificates"].items()}
+        seeded = SeedResult(**data)
+        log(f"reusing the database seeded earlier ({seed_file}); results are not comparable for write endpoints")
+    else:
+        seeded = seed(
+            learners=args.learners,
+            readers=max(2 * args.concurrency, 64),
+            submitters=300 if args.smoke else 4_000 + 64,
+            journey=40 if args.smoke else 1_500,
+            progress=log,
+        )
+        seed_file.write_text(json.dumps(dataclasses.asdict(seeded)))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     origin = f"https://127.0.0.1:{port}"
@@ -522,7 +574,7 @@ def main(argv=None) -> int:
     endpoints = [e for e in ENDPOINTS if wanted is None or e.key in wanted]
     keepalive = args.worker_class != "sync"
     server = gunicorn_start(args, env, port)
-    meter = CpuMeter(server_pid=server.pid, dsn=env["DATABASE_URL"])
+    meter = CpuMeter(server_pid=server.pid, dsn=env["DATABASE_URL"], cache_pid=cache_pid)
     try:
         results = asyncio.run(measure_all(args, base, ctx, endpoints, keepalive, meter))
         plan = JourneyPlan(
@@ -588,6 +640,7 @@ def main(argv=None) -> int:
     print(f"\nresults: {path}")
     if args.drop:
         database_drop(args.pg_url, args.database)
+        seed_file.unlink(missing_ok=True)
     return 0
 
 

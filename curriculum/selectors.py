@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, FilteredRelation, IntegerField, OuterRef, Prefetch, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, FilteredRelation, Prefetch, Q, Sum
 from django.utils import timezone
 
 from curriculum.models import Course, Interaction, Lesson, LessonProgress, LessonVersion, Objective
-
-
-def course_list(*, learner=None):
-    """Published courses with lesson counts and, for a learner, lessons completed.
-
-    One query whatever the number of courses or lessons.
-    """
-    published = Q(lessons__is_published=True, lessons__current_version__isnull=False)
-    qs = Course.objects.published().annotate(
-        lesson_count=Count("lessons", filter=published, distinct=True),
-    )
-    if learner is not None and learner.is_authenticated:
-        # A correlated subquery over this learner's rows only: joining
-        # lessons__progress would read every learner's progress and filter after.
-        done = (
-            LessonProgress.objects.filter(
-                learner=learner,
-                lesson__course=OuterRef("pk"),
-                completed_at__isnull=False,
-                lesson__is_published=True,
-                lesson__current_version__isnull=False,
-            )
-            .order_by()
-            .values("lesson__course")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        qs = qs.annotate(completed_count=Coalesce(Subquery(done, output_field=IntegerField()), 0))
-    return qs.order_by("title")
-
 
 # The catalogue's one query, written out for the same reason as the lesson
 # page's (below): the ORM spent about 2 ms of Python building the counted,
@@ -48,6 +19,7 @@ def course_list(*, learner=None):
 # course's lessons; the learner's only reads that learner's progress rows.
 _CATALOGUE_SQL = """
     SELECT course.id, course.slug, course.title, course.summary, course.estimated_minutes,
+           course.release_date, course.expiry_date,
            (SELECT COUNT(*) FROM curriculum_lesson lesson
              WHERE lesson.course_id = course.id AND lesson.is_published
                AND lesson.current_version_id IS NOT NULL),
@@ -60,15 +32,16 @@ _CATALOGUE_SQL = """
      WHERE course.is_published
      ORDER BY course.title
 """
-_CATALOGUE_FIELDS = ["id", "slug", "title", "summary", "estimated_minutes"]
+_CATALOGUE_FIELDS = ["id", "slug", "title", "summary", "estimated_minutes", "release_date", "expiry_date"]
 
 
 def catalogue_list(*, learner=None) -> list[Course]:
-    """Published courses by title for the catalogue page, as `course_list` but one list. One query.
+    """Published courses by title: the catalogue page, the learner dashboard, the API's course list. One query.
 
-    Each course has its slug, title, summary and minutes (other fields are
-    deferred), `lesson_count` (published lessons) and `completed_count`
-    (those the signed-in `learner` completed; 0 for anyone else).
+    Each course has its slug, title, summary, minutes, release and expiry
+    dates (other fields are deferred), `lesson_count` (published lessons
+    with a version) and `completed_count` (those the signed-in `learner`
+    completed; 0 for anyone else).
     """
     learner_id = learner.pk if learner is not None and learner.is_authenticated else None
     with connection.cursor() as cursor:
@@ -76,8 +49,8 @@ def catalogue_list(*, learner=None) -> list[Course]:
         rows = cursor.fetchall()
     courses = []
     for row in rows:
-        course = Course.from_db(connection.alias, _CATALOGUE_FIELDS, row[:5])
-        course.lesson_count, course.completed_count = row[5], row[6]
+        course = Course.from_db(connection.alias, _CATALOGUE_FIELDS, (*row[:5], _date(row[5]), _date(row[6])))
+        course.lesson_count, course.completed_count = row[7], row[8]
         courses.append(course)
     return courses
 
@@ -170,53 +143,89 @@ _LESSON_PAGE_SQL = """
 """
 
 
-def lesson_page_list(*, course_slug: str, learner=None) -> list[Lesson]:
-    """A published course's published lessons in order, for the lesson page. One query.
+@dataclass(slots=True)
+class PageCourse:
+    """The course as the lesson and course pages show it (not a model instance)."""
 
-    Each lesson carries its course (id, slug and title; one instance shared by
-    all), its current version's title, minutes and content hash (not its
-    body: see `lesson_version_get`), and `mine`: for a signed-in learner, that
-    learner's progress row (id, last opened, completed) or None; always None
-    for anyone else. Fields not listed are deferred, as with `only()`.
-    Empty if the course is not published.
+    pk: int
+    slug: str
+    title: str
+
+
+@dataclass(slots=True)
+class PageVersion:
+    title: str
+    estimated_minutes: int
+    content_hash: str
+
+
+@dataclass(slots=True)
+class PageProgress:
+    """A learner's row for one lesson: `lesson_progress_open` takes it as `current`."""
+
+    pk: int
+    last_opened_at: dt.datetime
+    completed_at: dt.datetime | None
+
+
+@dataclass
+class PageLesson:
+    """A lesson as the lesson and course pages show it; the views add display fields (state, url...)."""
+
+    pk: int
+    slug: str
+    position: int
+    current_version_id: int
+    course: PageCourse
+    current_version: PageVersion
+    mine: PageProgress | None
+
+
+def lesson_page_list(*, course_slug: str, learner=None) -> list[PageLesson]:
+    """A published course's published lessons in order, for the lesson and course pages. One query.
+
+    Plain rows, not model instances (building three instances per lesson cost
+    two thirds of this function): each lesson carries its course (id, slug
+    and title; one object shared by all), its current version's title,
+    minutes and content hash (not its body: see `lesson_version_get`), and
+    `mine`: for a signed-in learner, that learner's progress (id, last
+    opened, completed) or None; always None for anyone else. Empty if the
+    course is not published.
     """
     learner_id = learner.pk if learner is not None and learner.is_authenticated else None
     with connection.cursor() as cursor:
         # `progress.learner_id = NULL` matches nothing: anonymous readers get no progress.
         cursor.execute(_LESSON_PAGE_SQL, [learner_id, course_slug])
         rows = cursor.fetchall()
-    lessons = []
-    course = None
-    db = connection.alias
-    for row in rows:
-        if course is None:
-            course = Course.from_db(db, _COURSE_FIELDS, row[4:7])
-        lesson = Lesson.from_db(db, _LESSON_FIELDS, (row[0], row[4], row[1], row[2], row[3]))
-        lesson.course = course
-        lesson.current_version = LessonVersion.from_db(db, _VERSION_FIELDS, (row[3], lesson.pk, *row[7:10]))
-        lesson.mine = (
-            None
-            if row[10] is None
-            else LessonProgress.from_db(
-                db, _PROGRESS_FIELDS, (row[10], learner_id, lesson.pk, _aware(row[11]), _aware(row[12]))
-            )
+    if not rows:
+        return []
+    course = PageCourse(*rows[0][4:7])
+    return [
+        PageLesson(
+            pk=row[0],
+            slug=row[1],
+            position=row[2],
+            current_version_id=row[3],
+            course=course,
+            current_version=PageVersion(*row[7:10]),
+            mine=None if row[10] is None else PageProgress(row[10], aware(row[11]), aware(row[12])),
         )
-        lessons.append(lesson)
-    return lessons
+        for row in rows
+    ]
 
 
-def _aware(value):
-    """A datetime from the cursor as the ORM would return it: SQLite gives naive UTC."""
+def _date(value):
+    """A date from the cursor as the ORM would return it: SQLite's raw cursor may give the ISO text."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def aware(value):
+    """A datetime from a raw cursor as the ORM would return it: SQLite gives naive UTC."""
     if value is not None and settings.USE_TZ and timezone.is_naive(value):
         return timezone.make_aware(value, connection.timezone)
     return value
 
 
-# Field names in model order, as `Model.from_db` requires; the others are deferred.
-_COURSE_FIELDS = ["id", "slug", "title"]
-_LESSON_FIELDS = ["id", "course_id", "slug", "position", "current_version_id"]
-_VERSION_FIELDS = ["id", "lesson_id", "title", "estimated_minutes", "content_hash"]
-_PROGRESS_FIELDS = ["id", "learner_id", "lesson_id", "last_opened_at", "completed_at"]
 
 
 def _without_progress(lesson: Lesson) -> Lesson:

@@ -332,17 +332,19 @@ def lesson_served_token(*, lesson: Lesson) -> str:
 VISIT_WINDOW = dt.timedelta(minutes=10)
 
 
-def lesson_progress_open(*, learner, lesson: Lesson, current: LessonProgress | None = None) -> None:
+def lesson_progress_open(*, learner, lesson, current=None) -> None:
     """Record a visit. Two tabs opening together share one row (unique constraint).
 
-    Pass the learner's row if the caller has read it: a visit within
-    VISIT_WINDOW of the last one then writes nothing. Otherwise one UPDATE
-    (or, on the first visit, an INSERT and the 'experienced' event).
+    `lesson` is a Lesson or anything with its `pk` (the lesson page's row).
+    Pass the learner's row (or the page's `mine`) if the caller has read it:
+    a visit within VISIT_WINDOW of the last one then writes nothing.
+    Otherwise one UPDATE (or, on the first visit, an INSERT and the
+    'experienced' event).
     """
     now = timezone.now()
     if current is not None and now - current.last_opened_at < VISIT_WINDOW:
         return
-    updated = LessonProgress.objects.filter(learner=learner, lesson=lesson).update(
+    updated = LessonProgress.objects.filter(learner=learner, lesson_id=lesson.pk).update(
         last_opened_at=now, visits=F("visits") + 1
     )
     if updated:
@@ -350,12 +352,12 @@ def lesson_progress_open(*, learner, lesson: Lesson, current: LessonProgress | N
     try:
         with transaction.atomic():
             progress = LessonProgress.objects.create(
-                learner=learner, lesson=lesson, first_opened_at=now, last_opened_at=now, visits=1
+                learner=learner, lesson_id=lesson.pk, first_opened_at=now, last_opened_at=now, visits=1
             )
             learner_event_record(learner=learner, verb="experienced", obj=progress)
     except IntegrityError:
         # The other tab created it first: count this visit on its row.
-        LessonProgress.objects.filter(learner=learner, lesson=lesson).update(
+        LessonProgress.objects.filter(learner=learner, lesson_id=lesson.pk).update(
             last_opened_at=now, visits=F("visits") + 1
         )
 

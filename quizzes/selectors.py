@@ -462,7 +462,7 @@ def learner_dashboard_get(*, learner) -> list[CourseDashboard]:
     courses, quizzes with this learner's attempt statistics, objectives, gains.
     Quizzes and objectives are read as rows, not model instances.
     """
-    courses = list(curriculum_selectors.course_list(learner=learner))
+    courses = list(curriculum_selectors.catalogue_list(learner=learner))
     course_ids = [c.pk for c in courses]
     # The learner is in the join's ON clause (FilteredRelation): only this learner's attempts are
     # joined and aggregated, and a quiz never attempted still comes back, with zero counts.

@@ -35,6 +35,7 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.lineitem import LineItem as Pylti1p3LineItem
 
+from accounts.backends import BACKEND_PATH
 from lms.lti import selectors, services, tool
 from lms.lti.middleware import SESSION_KEY, STATE_COOKIE_PREFIX, framed_response
 from lms.lti.models import Platform
@@ -173,7 +174,7 @@ def launch(request: HttpRequest) -> HttpResponse:
     if not result.user.is_active:
         return _error(request, "Your account here is disabled. Contact the course provider.",
                       status=HTTPStatus.FORBIDDEN, platform=platform)
-    login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, result.user, backend=BACKEND_PATH)
     # After login(), which may flush the session: the pages after this one may be
     # framed by this platform and get cross-site cookies (middleware.py).
     request.session[SESSION_KEY] = platform.pk

@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.backends import BACKEND_PATH
 from curriculum.models import Course
 from lms.exports import builders, rules
 from lms.models import ExternalLearner, Organisation
@@ -83,7 +84,7 @@ def scorm_launch(request, token: str):
     except (ValidationError, Conflict):  # the course was unpublished, or an account clash
         return HttpResponseBadRequest("This course cannot be opened from your LMS at the moment.")
     if request.user != user:
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend=BACKEND_PATH)
     return redirect("curriculum:course_detail", course_slug=claim.package.course_slug)
 
 

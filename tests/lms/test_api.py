@@ -267,6 +267,24 @@ def test_learner_sees_only_their_own_progress(learner, other_learner, learner_ap
     assert len(response.json()) == 1
 
 
+def test_my_progress_rows_equal_the_serializers_output(learner, learner_api):
+    """The hand-built rows are exactly what ProgressOutputSerializer (the schema's description) gives."""
+    from curriculum.models import LessonProgress
+    from curriculum.services import lesson_progress_complete
+    from lms.api.v1.views import ProgressOutputSerializer
+
+    lessons = LessonFactory.create_batch(2)
+    for lesson in lessons:
+        lesson_progress_open(learner=learner, lesson=lesson)
+    lesson_progress_complete(learner=learner, lesson=lessons[0], served_token=None, max_minutes=60)
+    models = list(LessonProgress.objects.filter(learner=learner).order_by("-last_opened_at", "-pk"))
+    body = learner_api.get(reverse("v1:my-progress-list")).json()
+    expected = ProgressOutputSerializer(models, many=True).data
+    assert body == expected
+    assert [list(row) for row in body] == [list(row) for row in expected]
+    assert any(row["completed_at"] for row in body) and any(row["completed_at"] is None for row in body)
+
+
 @pytest.mark.parametrize("n", [1, 5])
 def test_my_progress_query_count_is_constant(learner, learner_api, django_assert_num_queries, n):
     for lesson in LessonFactory.create_batch(n):

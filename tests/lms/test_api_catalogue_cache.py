@@ -74,3 +74,20 @@ def test_moved_lesson_shows_its_new_position(learner_api):
     assert learner_api.get(url).json()["position"] == 1
     Lesson.objects.filter(pk=lesson.pk).update(position=4)
     assert learner_api.get(url).json()["position"] == 4
+
+
+def test_cached_bytes_are_what_drf_would_render(learner_api):
+    """The payload is rendered to JSON once and sent as those bytes: the same bytes DRF's renderer gives."""
+    from rest_framework.renderers import JSONRenderer
+
+    from curriculum.selectors import lesson_detail_get
+
+    lesson = LessonFactory()
+    url = reverse("v1:lesson-detail", args=[lesson.course.slug, lesson.slug])
+    learner_api.get(url)
+    cached = learner_api.get(url)
+    fresh = views.LessonDetailApi.OutputSerializer(
+        lesson_detail_get(course_slug=lesson.course.slug, lesson_slug=lesson.slug)
+    ).data
+    assert cached["Content-Type"] == "application/json"
+    assert cached.content == JSONRenderer().render(fresh)

@@ -140,8 +140,11 @@ def test_feed_rows_equal_the_serializers_output(organisation):
     lesson_progress_complete(learner=rows[0].learner, lesson=rows[0].lesson, served_token=None, max_minutes=60)
     page = list(selectors.progress_feed(organisation=organisation).order_by("updated_at", "pk"))
     assert any(p.completed_at for p in page) and any(p.completed_at is None for p in page)
-    assert feed_rows(page) == FeedRowSerializer(page, many=True).data
-    assert [list(row) for row in feed_rows(page)] == [list(row) for row in FeedRowSerializer(page, many=True).data]
+    values = list(
+        selectors.progress_feed(organisation=organisation).order_by("updated_at", "pk").values(*selectors.FEED_VALUES)
+    )
+    assert feed_rows(values) == FeedRowSerializer(page, many=True).data
+    assert [list(row) for row in feed_rows(values)] == [list(row) for row in FeedRowSerializer(page, many=True).data]
 
 
 def test_token_last_used_time_is_written_once_per_interval(token_client, django_assert_num_queries):
@@ -205,3 +208,54 @@ def test_throttle_counts_in_the_shared_cache_when_one_is_configured(token_client
     assert [key for key in shared._cache if f"throttle_lms_token_{token.pk}:" in key]
     assert not [key for key in caches["default"]._cache if f"throttle_lms_token_{token.pk}:" in key]
     shared.clear()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("backend", ["locmem", "redis"])
+def test_throttle_opens_each_window_once_then_only_counts(token_client, settings, backend):
+    """One cache round trip per request (incr); add() only when a window opens. Real Redis too."""
+    from unittest import mock
+
+    from django.core.cache import caches
+
+    from lms.api.v1.base import FixedWindowThrottle
+
+    if backend == "redis":
+        location = "redis://127.0.0.1:6379/13"
+        try:
+            import redis
+
+            redis.Redis.from_url(location, socket_connect_timeout=1).ping()
+        except Exception as exc:  # any failure to reach it means no Redis here
+            pytest.skip(f"no Redis on 127.0.0.1:6379: {exc}")
+        config = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": location}
+    else:
+        config = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle-calls"}
+    settings.CACHES = {**settings.CACHES, "throttle-calls": config}
+    settings.LMS_THROTTLE_CACHE_ALIAS = "throttle-calls"
+    settings.LMS_API_TOKEN_RATE = "3/min"
+    shared = caches["throttle-calls"]
+    shared.clear()
+    client = token_client(Scope.PROGRESS_READ)
+    url = reverse("v1:progress-feed-list")
+    now = 1_800_000_015.0
+    calls = {"add": 0, "incr": 0}
+    add, incr = type(shared).add, type(shared).incr
+
+    def counted(name, original):
+        def call(self, *args, **kwargs):
+            calls[name] += 1
+            return original(self, *args, **kwargs)
+
+        return call
+
+    try:
+        with (
+            mock.patch.object(FixedWindowThrottle, "timer", staticmethod(lambda: now)),
+            mock.patch.object(type(shared), "add", counted("add", add)),
+            mock.patch.object(type(shared), "incr", counted("incr", incr)),
+        ):
+            assert [client.get(url).status_code for _ in range(5)] == [200, 200, 200, 429, 429]
+        assert calls == {"add": 1, "incr": 5}
+    finally:
+        shared.clear()

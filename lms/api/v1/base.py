@@ -132,7 +132,7 @@ class ScopePermission(BasePermission):
 
 
 class FixedWindowThrottle(SimpleRateThrottle):
-    """A counter per key and time window: one `add` and one `incr` per request.
+    """A counter per key and time window: one `incr` per request (an `add` opens each window).
 
     DRF's SimpleRateThrottle keeps every request's timestamp in the cache and
     reads, trims and writes the whole list back on each request: its cost
@@ -156,15 +156,24 @@ class FixedWindowThrottle(SimpleRateThrottle):
         window = int(now // self.duration)
         key = f"{self.key}:{window}"
         self.window_end = (window + 1) * self.duration
-        # add() is a no-op when the window's counter exists; incr() is atomic in
-        # LocMem, Redis and memcached, so concurrent requests are all counted.
-        self.cache.add(key, 0, timeout=self.duration + 1)
+        return self._count(key) <= self.num_requests
+
+    def _count(self, key: str) -> int:
+        """This request's number in the window. incr() is atomic in LocMem, Redis and
+        memcached, so concurrent requests are all counted; only the window's first
+        request (incr finds no counter) also calls add(), and if another request
+        added the counter first, counts on it."""
+        cache = self.cache
         try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr
-            self.cache.add(key, 1, timeout=self.duration + 1)
-            count = 1
-        return count <= self.num_requests
+            return cache.incr(key)
+        except ValueError:  # no counter yet in this window
+            if cache.add(key, 1, timeout=self.duration + 1):
+                return 1
+        try:
+            return cache.incr(key)
+        except ValueError:  # added and expired at once: only with a clock jump; count this one alone
+            cache.add(key, 1, timeout=self.duration + 1)
+            return 1
 
     def wait(self) -> float:
         return max(self.window_end - self.timer(), 1.0)
@@ -342,6 +351,27 @@ class ApiAutoSchema(AutoSchema):
         return responses
 
 
+class RenderedJSON(bytes):
+    """A response body already rendered by `ApiJSONRenderer` (e.g. a cached, immutable payload)."""
+
+
+class ApiJSONRenderer(JSONRenderer):
+    """DRF's JSON renderer; a `RenderedJSON` body is sent as it is, not encoded again.
+
+    Render once with `render_json(data)`, keep the bytes, return `Response(those bytes)`:
+    the same bytes as rendering the data each time, without json.dumps per request.
+    """
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, RenderedJSON):
+            return bytes(data)
+        return super().render(data, accepted_media_type, renderer_context)
+
+
+def render_json(data) -> RenderedJSON:
+    return RenderedJSON(ApiJSONRenderer().render(data))
+
+
 class ApiVersioning(NamespaceVersioning):
     """The version is the URL namespace: /api/v1/ is `v1`."""
 
@@ -359,7 +389,7 @@ class ApiPolicy:
     permission_classes = [IsAuthenticated, ScopePermission]
     throttle_classes = [TokenRateThrottle, LearnerRateThrottle]
     parser_classes = [JSONParser]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [ApiJSONRenderer]
     versioning_class = ApiVersioning
     schema = ApiAutoSchema()
     required_scope: str | None = None  # the token scope this view needs; None: tokens may not call it
