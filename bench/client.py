@@ -62,6 +62,17 @@ class Recorder:
         if len(self.error_samples) < 5:
             self.error_samples.append(message[:300])
 
+    def merge(self, other: Recorder) -> Recorder:
+        """This recording and another of the same load, as one (their times add up)."""
+        self.latencies += other.latencies
+        self.sizes += other.sizes
+        self.statuses.update(other.statuses)
+        self.errors += other.errors
+        self.error_samples = (self.error_samples + other.error_samples)[:5]
+        self.elapsed += other.elapsed
+        self.exhausted = self.exhausted or other.exhausted
+        return self
+
     def summary(self) -> dict:
         lat = sorted(self.latencies)
         n = len(lat)

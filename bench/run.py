@@ -373,11 +373,57 @@ def item_analysis_time(course_slug: str) -> dict:
 # --- the load ------------------------------------------------------------------------------
 
 
+# Page and floor alternate in this many slices each (bench/run.py: _page_and_floor).
+SLICES = 3
+
+
+def _cpu_combine(parts: list[tuple[dict, int]]) -> dict:
+    """Per-request CPU over several slices, weighted by each slice's requests."""
+    total = sum(n for _, n in parts)
+    if not total:
+        return {}
+    keys = {key for cpu, _ in parts for key in cpu}
+    return {key: round(sum(cpu.get(key, 0.0) * n for cpu, n in parts) / total, 3) for key in sorted(keys)}
+
+
+async def _page_and_floor(args, base, ctx, built, concurrency, keepalive, meter):
+    """The page for args.duration and its floor for as long, alternating in SLICES slices.
+
+    The floor is /bench/floor/<bytes>/ at the size the page's first slice
+    answered with on average. Returns (page recording, page CPU, floor summary, floor CPU).
+    """
+    from bench.client import Recorder, Req, closed_loop
+
+    page, floor = Recorder(), Recorder()
+    page_cpu, floor_cpu = [], []
+    size, source = None, None
+    for _ in range(SLICES):
+        before = meter.snapshot()
+        part = await closed_loop(base, built, concurrency=concurrency, duration=args.duration / SLICES,
+                                 max_requests=1_000_000, keepalive=keepalive)
+        page_cpu.append((meter.per_request(before, meter.snapshot(), len(part.latencies)), len(part.latencies)))
+        page.merge(part)
+        if source is None:
+            size = part.summary()["mean_bytes"]
+            if not size:
+                break
+            floor_req = Req("GET", f"/bench/floor/{size}/", ctx.headers(ctx.readers[0]))
+            source = lambda w, i, r=floor_req: r  # noqa: E731
+            if args.warmup:
+                await closed_loop(base, source, concurrency=concurrency, duration=args.warmup,
+                                  max_requests=100_000, keepalive=keepalive, record=False)
+        before = meter.snapshot()
+        part = await closed_loop(base, source, concurrency=concurrency, duration=args.duration / SLICES,
+                                 max_requests=1_000_000, keepalive=keepalive)
+        floor_cpu.append((meter.per_request(before, meter.snapshot(), len(part.latencies)), len(part.latencies)))
+        floor.merge(part)
+    return page, _cpu_combine(page_cpu), (floor.summary() if size else None), _cpu_combine(floor_cpu)
+
+
 async def measure_all(args, base: str, ctx, endpoints, keepalive: bool, meter) -> dict:
-    from bench.client import Req, closed_loop, one
+    from bench.client import closed_loop, one
 
     results = {}
-    floors: dict[int, dict] = {}
     for endpoint in endpoints:
         built = endpoint.build(ctx)
         row = {"label": endpoint.label, "kind": endpoint.kind, "target_ratio": endpoint.target_ratio,
@@ -399,31 +445,25 @@ async def measure_all(args, base: str, ctx, endpoints, keepalive: bool, meter) -
         if args.warmup and endpoint.kind != "write":
             await closed_loop(base, built, concurrency=concurrency, duration=args.warmup, max_requests=100_000,
                               keepalive=keepalive, record=False)
-        cpu_before = meter.snapshot()
-        rec = await closed_loop(base, built, concurrency=concurrency, duration=args.duration,
-                                max_requests=1_000_000, keepalive=keepalive, interval=endpoint.interval_s)
-        cpu = meter.per_request(cpu_before, meter.snapshot(), len(rec.latencies))
+        if endpoint.floor and endpoint.kind != "write":
+            # The page and its floor in alternating slices, so that whatever else
+            # the machine does (CPU boost, a neighbour's load) weighs on both alike.
+            rec, cpu, floor, floor_cpu = await _page_and_floor(args, base, ctx, built, concurrency, keepalive, meter)
+        else:
+            cpu_before = meter.snapshot()
+            rec = await closed_loop(base, built, concurrency=concurrency, duration=args.duration,
+                                    max_requests=1_000_000, keepalive=keepalive, interval=endpoint.interval_s)
+            cpu = meter.per_request(cpu_before, meter.snapshot(), len(rec.latencies))
+            floor = None
         row.update(status="measured", concurrency=concurrency, interval_s=endpoint.interval_s,
                    loadavg_1m=round(os.getloadavg()[0], 2), cpu=cpu, **rec.summary())
-        if endpoint.floor and row["mean_bytes"]:
-            size = row["mean_bytes"]
-            if size not in floors:
-                floor_req = Req("GET", f"/bench/floor/{size}/", ctx.headers(ctx.readers[0]))
-                source = lambda w, i, r=floor_req: r  # noqa: E731
-                if args.warmup:
-                    await closed_loop(base, source, concurrency=concurrency, duration=args.warmup,
-                                      max_requests=100_000, keepalive=keepalive, record=False)
-                cpu_before = meter.snapshot()
-                floor_rec = await closed_loop(base, source, concurrency=concurrency, duration=args.duration,
-                                              max_requests=1_000_000, keepalive=keepalive)
-                floors[size] = floor_rec.summary()
-                floors[size]["cpu"] = meter.per_request(cpu_before, meter.snapshot(), len(floor_rec.latencies))
-            floor = floors[size]
+        if floor is not None and floor["requests"]:
+            floor["cpu"] = floor_cpu
             row["floor"] = {k: floor[k] for k in ("rps", "p50_ms", "p95_ms", "p99_ms", "mean_bytes", "errors", "cpu")}
             row["ratio"] = round(row["rps"] / floor["rps"], 3) if floor["rps"] else None
-            if cpu.get("total_ms") and floor["cpu"].get("total_ms"):
+            if cpu.get("total_ms") and floor_cpu.get("total_ms"):
                 # What the ratio would be on a dedicated machine (see bench/cpu.py).
-                row["cpu_ratio"] = round(floor["cpu"]["total_ms"] / cpu["total_ms"], 3)
+                row["cpu_ratio"] = round(floor_cpu["total_ms"] / cpu["total_ms"], 3)
         met = row["errors"] == 0
         if endpoint.target_ratio is not None:
             met = met and row.get("ratio") is not None and row["ratio"] >= endpoint.target_ratio

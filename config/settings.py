@@ -152,7 +152,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif env_bool("DJANGO_DB_PREPARED_STATEMENTS", True):
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that needs no round trip (config/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
+if DATABASES["default"]["ENGINE"] == "config.postgresql" and env_bool("DJANGO_DB_PREPARED_STATEMENTS", True):
     # PostgreSQL: bind parameters on the server, so that psycopg prepares a
     # query the fifth time a connection runs it and PostgreSQL plans it once
     # per connection, not per request (planning the lesson page's join cost

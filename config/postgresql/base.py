@@ -1,0 +1,47 @@
+"""Django's PostgreSQL backend with a health check that costs no round trip.
+
+With persistent connections (CONN_MAX_AGE) Django checks, once per request,
+that the connection still works (CONN_HEALTH_CHECKS): the stock backend sends
+`SELECT 1` and waits for the answer, a round trip on every request that uses
+the database. When the server ends a connection (a restart, a failover,
+`pg_terminate_backend`, an idle timeout), it sends an error and closes the
+socket, so a dead connection shows without asking: its socket is readable
+while no query runs. This check reads what is waiting without blocking
+(libpq's PQconsumeInput), which fails on a closed socket, then looks at the
+connection's state. A connection whose server vanished without closing it
+(a cut network) passes, as a SELECT 1 would hang on it; its first query fails
+and DatabaseUnavailableMiddleware answers 503 (config/middleware.py).
+tests/faults/test_database_connections.py ends every server connection under
+running gunicorn workers and expects no error.
+"""
+
+import select
+
+from django.db.backends.postgresql import base
+from psycopg import pq
+
+Database = base.Database
+
+_USABLE = (pq.TransactionStatus.IDLE, pq.TransactionStatus.INTRANS)
+_READS = 4
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def is_usable(self) -> bool:
+        connection = self.connection
+        if connection is None or connection.closed:
+            return False
+        pgconn = connection.pgconn
+        try:
+            # Read while the socket has something: libpq takes the termination
+            # notice in one read and sees the end of file, and fails, in the next.
+            for _ in range(_READS):
+                readable, _, _ = select.select([pgconn.socket], [], [], 0)
+                if not readable:
+                    break
+                pgconn.consume_input()
+            else:
+                return False  # still more to read after several reads: not an idle connection
+        except (OSError, ValueError, Database.Error):
+            return False
+        return pgconn.status == pq.ConnStatus.OK and pgconn.transaction_status in _USABLE
