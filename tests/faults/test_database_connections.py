@@ -15,14 +15,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.faults.test_server_faults import (  # noqa: F401 - the fixtures are used by name
-    _database_url,
-    _request,
-    secret_key,
-    start_server,
-    static_root,
-)
 from tests.factories import CourseFactory
+from tests.faults.test_server_faults import _database_url, _request
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
