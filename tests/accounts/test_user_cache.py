@@ -14,15 +14,13 @@ from unittest import mock
 import pytest
 from django.core.cache import caches
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.backends import BACKEND_PATH, CachedModelBackend
 from accounts.models import User
+from tests.accounts.test_sessions import PASSWORD, _is_signed_in, _signed_in
 from tests.factories import LessonFactory
-
-PASSWORD = "a-long-unusual-passphrase"
 
 
 def _shared_cache(settings, cache: dict):
@@ -38,17 +36,6 @@ def shared_cache(settings):
     _shared_cache(settings, {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test-users"})
     yield caches["lms"]
     caches["lms"].clear()
-
-
-def _signed_in(email: str, password: str = PASSWORD) -> Client:
-    client = Client()
-    response = client.post(reverse("accounts:login"), {"username": email, "password": password})
-    assert response.status_code == HTTPStatus.FOUND
-    return client
-
-
-def _is_signed_in(client: Client) -> bool:
-    return client.get(reverse("accounts:profile")).status_code == HTTPStatus.OK
 
 
 def _user_queries(queries) -> list[str]:
