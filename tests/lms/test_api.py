@@ -543,10 +543,11 @@ def test_bad_feed_parameters_are_400(token_client, params, field):
     assert field in error["fields"]
 
 
-def test_forged_cursor_position_is_400_not_500(token_client):
+@pytest.mark.parametrize("position", [b"not-a-date", b"2026-13-45 10:00:00+00:00"], ids=["word", "month-13"])
+def test_forged_cursor_position_is_400_not_500(token_client, position):
     import base64
 
-    cursor = base64.b64encode(b"p=not-a-date").decode()
+    cursor = base64.b64encode(b"p=" + position).decode()
     response = token_client(Scope.PROGRESS_READ).get(reverse("v1:progress-feed-list"), {"cursor": cursor})
     assert_error(response, HTTPStatus.BAD_REQUEST, "invalid")
 

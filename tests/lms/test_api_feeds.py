@@ -131,20 +131,90 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(timezone.get_current_timezone()).isoformat().replace("+00:00", "Z")
 
 
-def test_feed_rows_equal_the_serializers_output(organisation):
-    """The feeds' hand-built rows are exactly what FeedRowSerializer (the schema's description) gives."""
+def _feed_by_orm(organisation, *, completed_only: bool = False):
+    """The feeds' definition in the ORM, to hold `selectors.FeedQuery`'s written-out SQL to: the
+    organisation's learners' progress on courses it enrolled them in, each with its external id."""
+    from django.db.models import OuterRef, Subquery
+
+    from lms.models import Enrolment, ExternalLearner
+
+    identity = ExternalLearner.objects.filter(organisation=organisation, user=OuterRef("learner"))
+    enrolled = Enrolment.objects.filter(
+        learner__organisation=organisation, learner__user=OuterRef("learner"), course=OuterRef("lesson__course")
+    )
+    rows = LessonProgress.objects.annotate(
+        external_id=Subquery(identity.values("external_id")[:1]), enrolment=Subquery(enrolled.values("pk")[:1])
+    ).filter(enrolment__isnull=False)
+    if completed_only:
+        return list(rows.filter(completed_at__isnull=False).order_by("completed_at", "pk"))
+    return list(rows.order_by("updated_at", "pk"))
+
+
+@pytest.mark.parametrize("completed_only", [False, True], ids=["progress", "completions"])
+def test_feed_rows_equal_the_orm_definition_through_the_serializer(organisation, other_organisation, completed_only):
+    """FeedQuery's SQL picks the rows the ORM definition picks, and `feed_rows` turns them into exactly
+    what FeedRowSerializer (the schema's description) gives, keys in order."""
     from lms import selectors
     from lms.api.v1.views import FeedRowSerializer, feed_rows
 
-    rows = _progress(organisation, learners=2, lessons=2)
-    lesson_progress_complete(learner=rows[0].learner, lesson=rows[0].lesson, served_token=None, max_minutes=60)
-    page = list(selectors.progress_feed(organisation=organisation).order_by("updated_at", "pk"))
-    assert any(p.completed_at for p in page) and any(p.completed_at is None for p in page)
-    values = list(
-        selectors.progress_feed(organisation=organisation).order_by("updated_at", "pk").values(*selectors.FEED_VALUES)
-    )
-    assert feed_rows(values) == FeedRowSerializer(page, many=True).data
-    assert [list(row) for row in feed_rows(values)] == [list(row) for row in FeedRowSerializer(page, many=True).data]
+    rows = _progress(organisation, learners=3, lessons=2)
+    for row in rows[:3]:
+        lesson_progress_complete(learner=row.learner, lesson=row.lesson, served_token=None, max_minutes=60)
+    _progress(other_organisation, learners=2, lessons=1)  # another organisation's learners
+    lesson_progress_open(learner=rows[0].learner, lesson=LessonFactory())  # a course not enrolled in
+    expected = _feed_by_orm(organisation, completed_only=completed_only)
+    assert len(expected) == (3 if completed_only else 6)
+    assert any(p.completed_at for p in expected) and (completed_only or any(p.completed_at is None for p in expected))
+    query = selectors.FeedQuery(organisation_id=organisation.pk, completed_only=completed_only)
+    page = query.order_by(*query.ordering)[0:100]
+    assert [row["pk"] for row in page] == [p.pk for p in expected]
+    assert [list(row.items()) for row in feed_rows(page)] == [
+        list(row.items()) for row in FeedRowSerializer(expected, many=True).data
+    ]
+    # Backwards, from past the last row: the same rows, reversed.
+    back = query.order_by(*(f"-{field}" for field in query.ordering))
+    assert [row["pk"] for row in back[0:100]] == [p.pk for p in reversed(expected)]
+
+
+def test_progress_feed_previous_links_walk_back_over_the_same_pages(token_client, organisation):
+    rows = _progress(organisation, learners=4, lessons=2)
+    LessonProgress.objects.filter(pk__in=[r.pk for r in rows[2:6]]).update(last_opened_at=T0, first_opened_at=T0)
+    client = token_client(Scope.PROGRESS_READ)
+    url, pages = reverse("v1:progress-feed-list") + "?page_size=3", []
+    while url:
+        body = client.get(url).json()
+        pages.append([row["external_id"] + row["lesson"] for row in body["results"]])
+        last_previous, url = body["previous"], body["next"]
+    assert sum(len(page) for page in pages) == 8 and len(pages) == 3
+    back, url = [], last_previous
+    while url:
+        response = client.get(url)
+        assert_matches_schema(response)
+        back.insert(0, [row["external_id"] + row["lesson"] for row in response.json()["results"]])
+        url = response.json()["previous"]
+    assert back == pages[:-1]
+
+
+@pytest.mark.parametrize("used", [False, True], ids=["never-used", "used"])
+def test_authenticated_token_equals_the_orms_instances_field_by_field(organisation, used):
+    """integration_token_authenticate builds the token and its organisation from one written-out
+    query: every concrete field as the ORM reads it, and nothing left to load later."""
+    from lms.models import IntegrationToken
+    from lms.selectors import integration_token_authenticate
+    from tests.lms.factories import token_for
+
+    raw = token_for(organisation, [Scope.CATALOG_READ, Scope.PROGRESS_READ])
+    if used:
+        IntegrationToken.objects.update(last_used_at=T0)
+    token = integration_token_authenticate(raw=raw)
+    expected = IntegrationToken.objects.select_related("organisation").get()
+    for built, orm in ((token, expected), (token.organisation, expected.organisation)):
+        assert built.get_deferred_fields() == set()
+        assert not built._state.adding and built._state.db == orm._state.db
+        for field in type(orm)._meta.concrete_fields:
+            assert getattr(built, field.attname) == getattr(orm, field.attname), field.name
+    assert token.scopes == [Scope.CATALOG_READ, Scope.PROGRESS_READ] and token.organisation.is_active is True
+    assert integration_token_authenticate(raw=raw[:-1] + ("A" if raw[-1] != "A" else "B")) is None
 
 
 def test_token_last_used_time_is_written_once_per_interval(token_client, django_assert_num_queries):

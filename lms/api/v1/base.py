@@ -26,6 +26,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, serializers
@@ -218,10 +219,23 @@ class FeedCursorPagination(CursorPagination):
     ordering = ("updated_at", "pk")
 
     def decode_cursor(self, request):
+        invalid = exceptions.ValidationError({"cursor": ["This cursor is not valid; start again without it."]})
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except exceptions.NotFound:
-            raise exceptions.ValidationError({"cursor": ["This cursor is not valid; start again without it."]}) from None
+            raise invalid from None
+        # Every feed is ordered by a timestamp first: a position that is not
+        # one was not made here.
+        if cursor is not None and cursor.position is not None and not _is_timestamp(cursor.position):
+            raise invalid
+        return cursor
+
+
+def _is_timestamp(text: str) -> bool:
+    try:
+        return parse_datetime(text) is not None
+    except ValueError:  # well formed, but not a date (month 13)
+        return False
 
 
 # --- errors ----------------------------------------------------------------------------

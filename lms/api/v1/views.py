@@ -377,7 +377,7 @@ def iso_datetime_writer():
 
 
 def feed_rows(page: list[dict]) -> list[dict]:
-    """A feed page (`selectors.FEED_VALUES` dicts) as FeedRowSerializer(many=True).data gives it for the rows.
+    """A feed page (`selectors.FeedQuery` rows) as FeedRowSerializer(many=True).data gives it for the rows.
 
     Fifty rows times nine fields through DRF's fields cost more than the
     page's query (issue #8); this builds the same dicts, same keys and order.
@@ -427,13 +427,11 @@ class ProgressFeedViewSet(ApiPolicy, FeedListMixin, mixins.ListModelMixin, views
     serializer_class = FeedRowSerializer
     pagination_class = FeedCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return selectors.progress_feed(organisation=None).none()
+    def get_queryset(self) -> selectors.FeedQuery:
+        if getattr(self, "swagger_fake_view", False):  # schema generation; runs no query
+            return selectors.FeedQuery(organisation_id=0)
         query = self.validate_input(self.request, FeedQuerySerializer, data=self.request.query_params.dict())
-        return selectors.progress_feed(
-            organisation=self.organisation(), updated_since=query.get("updated_since")
-        ).values(*selectors.FEED_VALUES)
+        return selectors.FeedQuery(organisation_id=self.organisation().pk, updated_since=query.get("updated_since"))
 
 
 class CompletionFeedPagination(FeedCursorPagination):
@@ -448,10 +446,10 @@ class CompletionFeedViewSet(ApiPolicy, FeedListMixin, mixins.ListModelMixin, vie
     serializer_class = FeedRowSerializer
     pagination_class = CompletionFeedPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return selectors.progress_feed(organisation=None).none()
+    def get_queryset(self) -> selectors.FeedQuery:
+        if getattr(self, "swagger_fake_view", False):  # schema generation; runs no query
+            return selectors.FeedQuery(organisation_id=0, completed_only=True)
         query = self.validate_input(self.request, FeedQuerySerializer, data=self.request.query_params.dict())
-        return selectors.progress_feed(
-            organisation=self.organisation(), updated_since=query.get("updated_since"), completed_only=True
-        ).values(*selectors.FEED_VALUES)
+        return selectors.FeedQuery(
+            organisation_id=self.organisation().pk, updated_since=query.get("updated_since"), completed_only=True
+        )
