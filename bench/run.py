@@ -68,8 +68,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds measured per endpoint (default 12; smoke 2)")
     parser.add_argument("--warmup", type=float, help="seconds of unrecorded load first (default 2; smoke 0.5)")
     parser.add_argument("--concurrency", type=int, help="closed-loop clients per endpoint (default 32; smoke 8)")
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
-                        help="gunicorn workers (default 2 x cores + 1)")
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1,
+                        help="gunicorn workers (default cores + 1; docs/performance.md says why)")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync or gthread)")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
     parser.add_argument("--journey-users", type=int, help="simulated clinicians at once (default 32; smoke 4)")
