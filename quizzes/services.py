@@ -462,13 +462,25 @@ def _case_by_value(pks_by_value: dict) -> Case | Value:
     return Case(*(When(pk__in=pks, then=Value(value)) for value, pks in pks_by_value.items()))
 
 
+def _pretest_open_check(attempt: Attempt, learner) -> None:
+    """An open pre-test attempt is closed once the learner has started the post-test, as
+    `attempt_start` closes the pre-test: a pre-test score then still measures what the learner
+    knew before the course. Raises AttemptClosed (code pretest_closed). One query for a pre-test,
+    none otherwise."""
+    if attempt.quiz.kind == Quiz.Kind.PRETEST and selectors.posttest_started(
+        learner=learner, course_id=attempt.quiz.course_id
+    ):
+        raise AttemptClosed(selectors.PRETEST_CLOSED_MESSAGE, code="pretest_closed")
+
+
 @transaction.atomic
 def attempt_save_answers(*, attempt_id: int, learner, answers: list[grading.Answer]) -> Attempt:
     """Save answers without grading ("Save and finish later").
 
     Locks the attempt row until commit, so a save racing a submit either lands
     before grading or fails as closed. Raises Attempt.DoesNotExist,
-    AttemptClosed (already submitted) or ValidationError (an option of another
+    AttemptClosed (already submitted, or a pre-test once the post-test has
+    started) or ValidationError (an option of another
     question, a question not in the attempt); then nothing is written.
     """
     attempt = _attempt_lock(attempt_id, learner)
@@ -476,6 +488,7 @@ def attempt_save_answers(*, attempt_id: int, learner, answers: list[grading.Answ
         raise AttemptClosed(
             "This attempt has already been submitted; it can no longer change.", code="attempt_submitted"
         )
+    _pretest_open_check(attempt, learner)
     now = timezone.now()
     _answers_store(attempt, answers, now)
     attempt.saved_at = now
@@ -491,12 +504,14 @@ def attempt_submit(*, attempt_id: int, learner, answers: list[grading.Answer] | 
     request) returns the stored result and changes nothing. Locks the attempt
     row until commit: the second of two concurrent submits waits, then sees
     `submitted_at` set. Records a "passed" or "failed" outbox event for a
-    post-test in the same transaction. Raises Attempt.DoesNotExist or
+    post-test in the same transaction. Raises Attempt.DoesNotExist,
+    AttemptClosed (an open pre-test once the post-test has started) or
     ValidationError (nothing written). A constant number of queries.
     """
     attempt = _attempt_lock(attempt_id, learner)
     if not attempt.is_open:
         return attempt  # double click or client retry: the first submit won
+    _pretest_open_check(attempt, learner)
     now = timezone.now()
     responses = _answers_store(attempt, answers or [], now)
     _attempt_grade(attempt, responses, now, learner)

@@ -165,11 +165,15 @@ def _attempt_page(request, attempt: Attempt, *, status: int = HTTPStatus.OK, err
     )
 
 
-def _closed_page(request, attempt: Attempt, message: str):
+def _closed_page(request, attempt: Attempt, refusal: services.AttemptClosed):
+    """409: the attempt can no longer change (submitted, or a pre-test closed by the post-test)."""
     return render(
         request,
         "quizzes/attempt_closed.html",
-        {"attempt": attempt, "quiz": attempt.quiz, "course": attempt.quiz.course, "message": message},
+        {
+            "attempt": attempt, "quiz": attempt.quiz, "course": attempt.quiz.course,
+            "message": refusal.message, "code": refusal.code,
+        },
         status=HTTPStatus.CONFLICT,
     )
 
@@ -181,6 +185,11 @@ def attempt_detail(request, pk: int):
     if request.method != "POST":
         if not attempt.is_open:
             return redirect("quizzes:attempt_result", attempt.pk)
+        if attempt.quiz.kind == Quiz.Kind.PRETEST and selectors.posttest_started(
+            learner=request.user, course_id=attempt.quiz.course_id
+        ):
+            closed = services.AttemptClosed(selectors.PRETEST_CLOSED_MESSAGE, code="pretest_closed")
+            return _closed_page(request, attempt, closed)
         return _attempt_page(request, attempt)
     action = request.POST.get("action")
     if action not in ("save", "submit"):
@@ -194,7 +203,7 @@ def attempt_detail(request, pk: int):
     except ValidationError as exc:
         return _attempt_page(request, attempt, status=HTTPStatus.BAD_REQUEST, errors=exc.messages)
     except services.AttemptClosed as exc:
-        return _closed_page(request, attempt, str(exc))
+        return _closed_page(request, attempt, exc)
     if action == "save":
         messages.success(request, "Your answers are saved. You can come back and finish later.")
         return redirect("quizzes:attempt_detail", attempt.pk)
@@ -216,7 +225,7 @@ def attempt_check(request, pk: int):
     except ValidationError as exc:
         return _attempt_page(request, attempt, status=HTTPStatus.BAD_REQUEST, errors=exc.messages)
     except services.AttemptClosed as exc:
-        return _closed_page(request, attempt, str(exc))
+        return _closed_page(request, attempt, exc)
     attempt.refresh_from_db(fields=["submitted_at"])
     if not attempt.is_open:
         return redirect("quizzes:attempt_result", attempt.pk)

@@ -163,6 +163,23 @@ def test_the_refusals_documented_per_operation_are_the_codes():
     assert all(f"`{code}`" in documented for code in services.REFUSAL_CODES)
 
 
+@pytest.mark.parametrize("call", ["retrieve", "save", "submit"])
+def test_an_open_pretest_attempt_is_closed_to_the_api_once_the_posttest_started(learner, learner_api, call):
+    post = quiz_with_items(1)
+    pre = Quiz.objects.create(course=post.course, kind=Quiz.Kind.PRETEST, title="Pre", attempt_limit=1)
+    Item.objects.filter(course=post.course).update(pools=["pretest", "posttest"])
+    attempt = services.attempt_start(learner=learner, quiz=pre)
+    services.attempt_start(learner=learner, quiz=post)
+    if call == "retrieve":
+        response = learner_api.get(attempt_url(attempt.pk))
+    elif call == "save":
+        response = learner_api.put(attempt_url(attempt.pk, "v1:attempt-answers"), {"answers": []}, format="json")
+    else:
+        response = learner_api.post(attempt_url(attempt.pk, "v1:attempt-submit"), {}, format="json")
+    assert_error(response, HTTPStatus.CONFLICT, "pretest_closed")  # also checks the body against the schema
+    assert Attempt.objects.get(pk=attempt.pk).submitted_at is None
+
+
 # --- rewording a message changes no code ----------------------------------------------------------
 
 

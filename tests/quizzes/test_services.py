@@ -474,6 +474,30 @@ def test_pretest_is_open_until_the_posttest_starts_then_closed_with_pretest_clos
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("action", ["save", "submit"])
+def test_an_open_pretest_attempt_can_neither_be_saved_nor_submitted_once_the_posttest_started(learner, action):
+    """Else a learner could finish the pre-test after the course, and its score would no longer say
+    what they knew before it."""
+    pre, post = _pre_and_post()
+    attempt = services.attempt_start(learner=learner, quiz=pre)
+    first = attempt.layout[0]
+    services.attempt_save_answers(  # still open: saved
+        attempt_id=attempt.pk, learner=learner, answers=[Answer(first["version"], frozenset(first["options"][:1]))]
+    )
+    saved = Attempt.objects.get(pk=attempt.pk)
+    chosen = set(ResponseChoice.objects.filter(response__attempt=attempt).values_list("response_id", "option_id"))
+    services.attempt_start(learner=learner, quiz=post)
+    change = services.attempt_save_answers if action == "save" else services.attempt_submit
+    answers = [Answer(entry["version"], frozenset(entry["options"][-1:])) for entry in attempt.layout]
+    with pytest.raises(services.AttemptClosed) as exc:
+        change(attempt_id=attempt.pk, learner=learner, answers=answers)
+    assert exc.value.code == "pretest_closed"
+    after = Attempt.objects.get(pk=attempt.pk)
+    assert after.submitted_at is None and after.saved_at == saved.saved_at and after.score == saved.score
+    assert set(ResponseChoice.objects.filter(response__attempt=attempt).values_list("response_id", "option_id")) == chosen
+
+
+@pytest.mark.django_db
 def test_another_learners_posttest_does_not_close_my_pretest(learner, other_learner):
     pre, post = _pre_and_post()
     services.attempt_start(learner=other_learner, quiz=post)

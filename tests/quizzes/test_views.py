@@ -504,6 +504,25 @@ def test_pretest_page_shows_why_it_is_closed_instead_of_start_once_the_posttest_
 
 
 @pytest.mark.django_db
+def test_open_pretest_attempt_page_is_closed_once_the_posttest_started(learner_client, learner):
+    post = quiz_with_items(2)
+    attempt = services.attempt_start(learner=learner, quiz=_pretest_of(post))
+    url = reverse("quizzes:attempt_detail", args=[attempt.pk])
+    assert learner_client.get(url).status_code == HTTPStatus.OK  # open before the post-test
+    services.attempt_start(learner=learner, quiz=post)
+    response = learner_client.get(url)
+    html = response.content.decode()
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert 'data-code="pretest_closed"' in html and "you have started the post-test" in html
+    assert reverse("curriculum:course_detail", args=[post.course.slug]) in html
+    assert reverse("quizzes:attempt_result", args=[attempt.pk]) not in html  # there is no result
+    entry = attempt.layout[0]
+    response = learner_client.post(url, {"action": "submit", f"q{entry['version']}": entry["options"][0]})
+    assert response.status_code == HTTPStatus.CONFLICT and 'data-code="pretest_closed"' in response.content.decode()
+    assert Attempt.objects.get(pk=attempt.pk).submitted_at is None
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("posttest_started", [False, True])
 def test_pretest_page_query_count_does_not_depend_on_the_posttest(
     learner_client, learner, django_assert_num_queries, posttest_started

@@ -263,7 +263,7 @@ class AttemptDetailApi(ApiPolicy, APIView):
         parameters=[ATTEMPT_PARAMETER],
         responses={
             200: OutputSerializer,
-            409: refusals("attempt_submitted"),
+            409: refusals("attempt_submitted", "pretest_closed"),
         },
         operation_id="attempt_retrieve",
     )
@@ -273,6 +273,10 @@ class AttemptDetailApi(ApiPolicy, APIView):
             raise quiz_services.AttemptClosed(
                 "This attempt has been submitted; its result is at …/result/.", code="attempt_submitted"
             )
+        if attempt.quiz.kind == Quiz.Kind.PRETEST and quiz_selectors.posttest_started(
+            learner=request.user, course_id=attempt.quiz.course_id
+        ):  # one query, for a pre-test only
+            raise quiz_services.AttemptClosed(quiz_selectors.PRETEST_CLOSED_MESSAGE, code="pretest_closed")
         attempt.questions = quiz_selectors.attempt_questions_get(attempt=attempt)  # three queries
         return Response(self.OutputSerializer(attempt).data)
 
@@ -286,7 +290,7 @@ class AttemptAnswersSaveApi(ApiPolicy, APIView):
     @extend_schema(
         parameters=[ATTEMPT_PARAMETER],
         request=AnswersInputSerializer,
-        responses={200: AttemptSummarySerializer, 409: refusals("attempt_submitted")},
+        responses={200: AttemptSummarySerializer, 409: refusals("attempt_submitted", "pretest_closed")},
         operation_id="attempt_answers_save",
     )
     def put(self, request, attempt_id: int) -> Response:
@@ -315,7 +319,7 @@ class AttemptSubmitApi(ApiPolicy, APIView):
     @extend_schema(
         parameters=[ATTEMPT_PARAMETER],
         request=InputSerializer,
-        responses={200: AttemptResultSerializer},
+        responses={200: AttemptResultSerializer, 409: refusals("pretest_closed")},
         operation_id="attempt_submit",
     )
     def post(self, request, attempt_id: int) -> Response:
