@@ -204,6 +204,8 @@ ENDPOINTS: list[Endpoint] = [
              _api("v1:progress-feed-list", token=True), target_ratio=0.35),
     Endpoint("api_completion_feed", "API GET /api/v1/completions/ (token)", "api",
              _api("v1:completion-feed-list", token=True), target_ratio=0.35),
+    Endpoint("api_certificate_feed", "API GET /api/v1/certificates/ (token)", "api",
+             _api("v1:certificate-feed-list", token=True), target_ratio=0.35),
     Endpoint("certificate_pdf", "certificate PDF", "file", certificate_pdf),
     # A few authors read it, not 32 at once: two clients.
     Endpoint("item_analysis_page", "item analysis page (staff, 2 clients)", "staff", item_analysis_page,

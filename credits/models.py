@@ -256,6 +256,10 @@ class Certificate(models.Model):
 
     class Meta:
         ordering = ["-issued_at"]
+        indexes = [
+            # The certificate feed walks issues in order (lms.selectors.CertificateFeedQuery).
+            models.Index(fields=["issued_at", "id"], name="credits_cert_issued_idx"),
+        ]
         constraints = [
             # One original certificate per claim; a reissue supersedes it.
             models.UniqueConstraint(
@@ -283,6 +287,10 @@ class CertificateRevocation(models.Model):
     reason = models.TextField()
 
     class Meta:
+        indexes = [
+            # The certificate feed walks revocations in order (lms.selectors.CertificateFeedQuery).
+            models.Index(fields=["revoked_at", "certificate"], name="credits_revocation_time_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(reason=""), name="credits_revocation_has_reason"),
         ]

@@ -373,8 +373,57 @@ def test_certificate_feed_query_count_is_constant(token_client, organisation, dj
         _org_learner_with_certificate(organisation)
     client = token_client(Scope.COMPLETIONS_READ)
     client.get(url("v1:course-list"))  # the token's last-used stamp, once a minute
-    with django_assert_num_queries(2):  # token, page
+    with django_assert_num_queries(3):  # token, the page's ids, its certificates
         assert len(client.get(url("v1:certificate-feed-list")).json()["results"]) == n
+
+
+def _certificates_by_orm(organisation, since=None) -> list[int]:
+    """The feed's order as the ORM states it: `updated_at` (revocation, else issue), then id."""
+    from lms.api.v1.credits import organisation_certificates
+
+    qs = organisation_certificates(organisation=organisation)
+    if since is not None:
+        qs = qs.filter(updated_at__gte=since)
+    return list(qs.order_by("updated_at", "pk").values_list("pk", flat=True))
+
+
+def test_certificate_feed_pages_merge_issues_and_revocations_in_the_orms_order(
+    token_client, organisation, other_organisation
+):
+    """The page query walks issues and revocations separately (two indexes) and merges them: the
+    order must be the one the ORM definition gives, with ties by id, forwards through `next` and
+    backwards through `previous`, for every page size, with `updated_since` too."""
+    made = [_org_learner_with_certificate(organisation)[1] for _ in range(6)]
+    _org_learner_with_certificate(other_organisation)
+    staff = UserFactory(is_staff=True)
+    t0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+    for i, certificate in enumerate(made):  # issues two by two at one time: ties
+        Certificate.objects.filter(pk=certificate.pk).update(issued_at=t0 + dt.timedelta(hours=i // 2))
+    for revoked in (made[0], made[4]):  # revoked: moves to its revocation time
+        certificate_revoke(certificate_id=revoked.pk, actor=staff, reason="Issued in error")
+    reissued = certificate_reissue(certificate_id=made[3].pk, actor=staff, reason="Name corrected")
+    expected = _certificates_by_orm(organisation)
+    assert set(expected) == {c.pk for c in made} | {reissued.pk}
+    assert expected.index(made[0].pk) > expected.index(made[5].pk)  # the revocation is its latest change
+    client = token_client(Scope.COMPLETIONS_READ)
+    for size in (1, 2, 3, 50):
+        pages, link = [], url("v1:certificate-feed-list") + f"?page_size={size}"
+        while link:
+            body = client.get(link).json()
+            pages.append([row["id"] for row in body["results"]])
+            last_previous, link = body["previous"], body["next"]
+        assert [pk for page in pages for pk in page] == expected, size
+        back, link = [], last_previous
+        while link:
+            response = client.get(link)
+            assert_matches_schema(response)
+            back.insert(0, [row["id"] for row in response.json()["results"]])
+            link = response.json()["previous"]
+        assert back == pages[:-1], size
+    since = t0 + dt.timedelta(hours=1)
+    rows = client.get(url("v1:certificate-feed-list"), {"updated_since": since.isoformat()}).json()["results"]
+    assert [row["id"] for row in rows] == _certificates_by_orm(organisation, since)
+    assert made[1].pk not in [row["id"] for row in rows] and made[0].pk in [row["id"] for row in rows]
 
 
 # --- webhook payloads of the credit and post-test events ------------------------------------------

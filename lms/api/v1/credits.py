@@ -7,7 +7,8 @@ a refused claim is a 409 `already_claimed` or `claim_refused`, base.py).
 Verification is public and shows only what the certificate itself shows.
 Integration tokens with `completions:read` see the certificates of their
 organisation's learners only (anyone else's is a 404), as a cursor feed
-ordered by `updated_at` (issue, or revocation when later).
+ordered by `updated_at` (issue, or revocation when later), paged by
+`lms.selectors.CertificateFeedQuery`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rest_framework.views import APIView
 from credits import selectors as credit_selectors
 from credits import services as credit_services
 from credits.models import Certificate, CreditType, Evaluation
+from lms import selectors as lms_selectors
 from lms.api.v1.base import ApiPolicy, FeedCursorPagination
 from lms.api.v1.views import FeedQuerySerializer
 from lms.models import ExternalLearner, Organisation, Scope
@@ -330,12 +332,14 @@ class CertificateFeedViewSet(ApiPolicy, mixins.ListModelMixin, mixins.RetrieveMo
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return organisation_certificates(organisation=None).none()
-        qs = organisation_certificates(organisation=self.organisation())
-        if self.action == "list":
-            query = self.validate_input(self.request, FeedQuerySerializer, data=self.request.query_params.dict())
-            if query.get("updated_since") is not None:
-                qs = qs.filter(updated_at__gte=query["updated_since"])
-        return qs
+        organisation = self.organisation()
+        qs = organisation_certificates(organisation=organisation)
+        if self.action != "list":
+            return qs
+        query = self.validate_input(self.request, FeedQuerySerializer, data=self.request.query_params.dict())
+        return lms_selectors.CertificateFeedQuery(
+            organisation_id=organisation.pk, updated_since=query.get("updated_since"), certificates=qs
+        )
 
     def get_object(self):
         pk = self.kwargs["pk"]
