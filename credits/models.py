@@ -273,9 +273,14 @@ class Certificate(models.Model):
     @property
     def credit_line(self) -> str:
         """The amount as printed: '1.50 AMA PRA Category 1 Credits™' or '2.00 hours of participation'."""
-        if self.credit_type == CreditType.COMPLETION:
-            return f"{self.amount} hours of participation (certificate of completion; not accredited)"
-        return f"{self.amount} {self.credit_label}"
+        return credit_line(credit_type=self.credit_type, amount=self.amount, credit_label=self.credit_label)
+
+
+def credit_line(*, credit_type: str, amount, credit_label: str) -> str:
+    """A certificate's amount as printed (`Certificate.credit_line`), from its three fields."""
+    if credit_type == CreditType.COMPLETION:
+        return f"{amount} hours of participation (certificate of completion; not accredited)"
+    return f"{amount} {credit_label}"
 
 
 class CertificateRevocation(models.Model):

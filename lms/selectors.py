@@ -333,10 +333,10 @@ class CertificateFeedQuery(_CursorFeed):
     """The certificates of an organisation's learners, ordered by `updated_at` (the revocation
     time once revoked, else the issue time), ties by id.
 
-    Rows are the certificates as `certificates` (a queryset of them with
-    `external_id` and `updated_at`, as the feed's serializer reads them)
-    returns them. Two queries a page: the page's ids (`_CERTIFICATE_FEED_SQL`),
-    then those certificates.
+    Rows are the dicts `certificates` (a `.values()` queryset of the
+    organisation's certificates, with "pk" and "updated_at") gives for the
+    page's ids, in feed order. Two queries a page: the page's ids
+    (`_CERTIFICATE_FEED_SQL`), then those certificates' values.
     """
 
     certificates: QuerySet | None = None
@@ -355,7 +355,7 @@ class CertificateFeedQuery(_CursorFeed):
             ids = [row[0] for row in cursor.fetchall()]
         if not ids:
             return []
-        by_id = {certificate.pk: certificate for certificate in self.certificates.filter(pk__in=ids)}
+        by_id = {row["pk"]: row for row in self.certificates.filter(pk__in=ids).order_by()}
         return [by_id[pk] for pk in ids if pk in by_id]
 
 

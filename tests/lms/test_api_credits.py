@@ -6,6 +6,7 @@ Every response is validated against the committed docs/openapi.yaml.
 
 import datetime as dt
 import json
+from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
@@ -424,6 +425,31 @@ def test_certificate_feed_pages_merge_issues_and_revocations_in_the_orms_order(
     rows = client.get(url("v1:certificate-feed-list"), {"updated_since": since.isoformat()}).json()["results"]
     assert [row["id"] for row in rows] == _certificates_by_orm(organisation, since)
     assert made[1].pk not in [row["id"] for row in rows] and made[0].pk in [row["id"] for row in rows]
+
+
+def test_certificate_feed_rows_equal_the_serializers_output(organisation):
+    """The feed's hand-built rows are exactly what CertificateFeedRowSerializer (the schema's
+    description) gives, keys in order: valid, revoked, superseded and reissued certificates, an
+    accredited credit line and a completion one."""
+    from credits.models import CreditType
+    from lms.api.v1.credits import (
+        CERTIFICATE_FEED_VALUES,
+        CertificateFeedRowSerializer,
+        certificate_feed_rows,
+        organisation_certificates,
+    )
+
+    made = [_org_learner_with_certificate(organisation)[1] for _ in range(4)]
+    staff = UserFactory(is_staff=True)
+    certificate_revoke(certificate_id=made[0].pk, actor=staff, reason="Issued in error")
+    certificate_reissue(certificate_id=made[1].pk, actor=staff, reason="Name corrected")
+    Certificate.objects.filter(pk=made[2].pk).update(credit_type=CreditType.COMPLETION, amount=Decimal("2.25"))
+    certificates = organisation_certificates(organisation=organisation).order_by("updated_at", "pk")
+    rows = certificate_feed_rows(list(certificates.values(*CERTIFICATE_FEED_VALUES)))
+    expected = CertificateFeedRowSerializer(list(certificates), many=True).data
+    assert {row["validity"] for row in rows} == {"valid", "revoked", "superseded"}
+    assert any("hours of participation" in row["credit_line"] for row in rows)
+    assert [list(row.items()) for row in rows] == [list(row.items()) for row in expected]
 
 
 # --- webhook payloads of the credit and post-test events ------------------------------------------
