@@ -97,6 +97,13 @@ def posttest_started(*, learner, course_id: int) -> bool:
     return Attempt.objects.filter(learner=learner, quiz__course_id=course_id, quiz__kind=Quiz.Kind.POSTTEST).exists()
 
 
+def pretest_attempt_closed(*, attempt: Attempt, learner) -> bool:
+    """Whether `attempt` is a pre-test attempt that the learner's post-test has closed (open or
+    not): a pre-test score then still measures what they knew before the course. One query for a
+    pre-test, none otherwise."""
+    return attempt.quiz.kind == Quiz.Kind.PRETEST and posttest_started(learner=learner, course_id=attempt.quiz.course_id)
+
+
 def quiz_availability(*, quiz: Quiz, attempts: list[Attempt], learner) -> grading.Availability:
     """Whether the learner may start (or resume) an attempt now, from read attempts.
 

@@ -464,12 +464,8 @@ def _case_by_value(pks_by_value: dict) -> Case | Value:
 
 def _pretest_open_check(attempt: Attempt, learner) -> None:
     """An open pre-test attempt is closed once the learner has started the post-test, as
-    `attempt_start` closes the pre-test: a pre-test score then still measures what the learner
-    knew before the course. Raises AttemptClosed (code pretest_closed). One query for a pre-test,
-    none otherwise."""
-    if attempt.quiz.kind == Quiz.Kind.PRETEST and selectors.posttest_started(
-        learner=learner, course_id=attempt.quiz.course_id
-    ):
+    `attempt_start` closes the pre-test. Raises AttemptClosed (code pretest_closed)."""
+    if selectors.pretest_attempt_closed(attempt=attempt, learner=learner):
         raise AttemptClosed(selectors.PRETEST_CLOSED_MESSAGE, code="pretest_closed")
 
 

@@ -185,9 +185,7 @@ def attempt_detail(request, pk: int):
     if request.method != "POST":
         if not attempt.is_open:
             return redirect("quizzes:attempt_result", attempt.pk)
-        if attempt.quiz.kind == Quiz.Kind.PRETEST and selectors.posttest_started(
-            learner=request.user, course_id=attempt.quiz.course_id
-        ):
+        if selectors.pretest_attempt_closed(attempt=attempt, learner=request.user):
             closed = services.AttemptClosed(selectors.PRETEST_CLOSED_MESSAGE, code="pretest_closed")
             return _closed_page(request, attempt, closed)
         return _attempt_page(request, attempt)

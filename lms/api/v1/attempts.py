@@ -273,9 +273,7 @@ class AttemptDetailApi(ApiPolicy, APIView):
             raise quiz_services.AttemptClosed(
                 "This attempt has been submitted; its result is at …/result/.", code="attempt_submitted"
             )
-        if attempt.quiz.kind == Quiz.Kind.PRETEST and quiz_selectors.posttest_started(
-            learner=request.user, course_id=attempt.quiz.course_id
-        ):  # one query, for a pre-test only
+        if quiz_selectors.pretest_attempt_closed(attempt=attempt, learner=request.user):  # a pre-test: one query
             raise quiz_services.AttemptClosed(quiz_selectors.PRETEST_CLOSED_MESSAGE, code="pretest_closed")
         attempt.questions = quiz_selectors.attempt_questions_get(attempt=attempt)  # three queries
         return Response(self.OutputSerializer(attempt).data)
