@@ -287,6 +287,7 @@ def seed(
         account("journey", i)
     result.counts["users"] = users.finish()
     result.seconds["users"] = time.perf_counter() - t
+    progress(f"seed: {result.counts['users']:,} accounts in {result.seconds['users']:.1f} s")
 
     # --- activity: progress, attempts, responses, events
     t = time.perf_counter()
@@ -358,7 +359,11 @@ def seed(
             ability += 0.12  # reading helps
         return at
 
-    for learner in population:
+    tenth = max(1, len(population) // 10)
+    for seen, learner in enumerate(population):
+        if seen and seen % tenth == 0:
+            progress(f"seed: activity of {seen:,} of {len(population):,} learners ({100 * seen // len(population)} %)"
+                     f" in {time.perf_counter() - t:.0f} s")
         ability = rng.gauss(0.6, 0.9)
         at = start + dt.timedelta(seconds=rng.randrange(90 * 86400))
         roll = rng.random()
@@ -390,6 +395,8 @@ def seed(
     result.counts["response_choices"] = choices.finish()
     result.seconds["activity"] = time.perf_counter() - t
     result.counts["posttest_passed"] = len(passed_at)
+    progress(f"seed: activity of every learner in {result.seconds['activity']:.0f} s; now evaluations, claims,"
+             " certificates and the organisation")
 
     # --- credit: evaluation, claim and certificate for most who passed
     t = time.perf_counter()
@@ -413,6 +420,7 @@ def seed(
     # VACUUM as well as ANALYZE: otherwise autovacuum wakes up for the freshly copied
     # tables in the middle of the measurements (and index-only scans need the visibility map).
     t = time.perf_counter()
+    progress("seed: VACUUM (ANALYZE)")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE)")
     result.seconds["vacuum"] = time.perf_counter() - t

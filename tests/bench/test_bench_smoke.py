@@ -67,3 +67,6 @@ def test_bench_smoke_writes_a_complete_report_without_errors(tmp_path):
     assert {"p95_ms", "requests"} <= journey["steps"]["submit post-test"].keys()
     assert report["summary"]["errors"] == 0
     assert "targets:" in completed.stdout  # the table was printed
+    # The seed says where it is (ten minutes at --scale 10 otherwise pass in silence).
+    assert "seed: activity of every learner" in completed.stdout
+    assert "seed: VACUUM (ANALYZE)" in completed.stdout
