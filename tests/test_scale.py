@@ -18,9 +18,13 @@ the others have done; one that reads every learner's rows reads more.
 
 from __future__ import annotations
 
+import functools
+import re
 from io import StringIO
 
 import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -38,13 +42,34 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.postgres
 
+LOCK = re.compile(r"\s+FOR (NO KEY )?UPDATE( OF [^)]*?)?( SKIP LOCKED| NOWAIT)?\s*$", re.IGNORECASE)
 SCAN_NODES = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
 
 
+@functools.cache
+def _learner_tables() -> frozenset[str]:
+    """Tables that grow with learners: a model with a `learner` or `user` foreign key to the user
+    model, the user and session tables, and every model with a foreign key to one of those (responses,
+    certificates, enrolments...). Content (lessons, items, options) is not among them: how many
+    of its rows a page reads depends on the questions dealt, not on other learners."""
+    user = get_user_model()
+    tables = {user._meta.db_table, "django_session"}
+    found = {model for model in apps.get_models()
+             if any(f.many_to_one and f.name in ("learner", "user") and f.related_model is user
+                    for f in model._meta.fields)}
+    while True:
+        more = {model for model in apps.get_models() if model not in found
+                and any((f.many_to_one or f.one_to_one) and f.related_model in found for f in model._meta.fields)}
+        if not more:
+            break
+        found |= more
+    return frozenset(tables | {model._meta.db_table for model in found})
+
+
 def _rows_read(plan: dict) -> int:
-    """Rows a plan's table scans read: returned plus removed by filter or recheck, times loops."""
+    """Rows a plan's scans of learner tables read: returned plus removed by filter or recheck, times loops."""
     read = 0
-    if plan["Node Type"] in SCAN_NODES:
+    if plan["Node Type"] in SCAN_NODES and plan.get("Relation Name") in _learner_tables():
         per_loop = (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
                     + plan.get("Rows Removed by Index Recheck", 0))
         read += per_loop * plan.get("Actual Loops", 1)
@@ -64,21 +89,25 @@ def _explain(sql: str, params) -> int:
     return _rows_read(document[0]["Plan"])
 
 
-def _page_reads(client: Client, path: str, **headers) -> tuple[int, dict[str, int]]:
-    """GET path; (status, {SQL of each SELECT it ran: rows that SELECT reads now})."""
+def _page_reads(client: Client, path: str, data=None, **headers):
+    """GET path, or POST `data` to it; (response, {SQL of each SELECT it ran: rows that SELECT reads now}).
+
+    A SELECT ... FOR UPDATE is explained without its lock clause (EXPLAIN
+    ANALYZE would take the lock; the rows read are the same).
+    """
     ran: list[tuple[str, object]] = []
 
     def capture(execute, sql, params, many, context):
-        if sql.lstrip().upper().startswith(("SELECT", "WITH")) and " FOR UPDATE" not in sql.upper():
-            ran.append((sql, params))
+        if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            ran.append((LOCK.sub("", sql), params))
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(capture):
-        response = client.get(path, **headers)
+        response = client.get(path, **headers) if data is None else client.post(path, data, **headers)
     reads: dict[str, int] = {}
     for sql, params in ran:
         reads[sql] = reads.get(sql, 0) + _explain(sql, params)
-    return response.status_code, reads
+    return response, reads
 
 
 def _correct_answers(attempt: Attempt) -> list[grading.Answer]:
@@ -165,8 +194,59 @@ def _reads(world: BundledCourse, learners) -> dict[tuple[str, object], tuple[int
         client = Client()
         client.force_login(learner)
         for path, headers in _pages(world, learner):
-            out[(path, learner.pk)] = _page_reads(client, path, **headers)
+            response, reads = _page_reads(client, path, **headers)
+            out[(path, learner.pk)] = (response.status_code, reads)
     return out
+
+
+def _journey_reads(world: BundledCourse, learner) -> dict[str, tuple[int, dict[str, int]]]:
+    """A new learner's way to a certificate through the pages, as `make bench`'s journey takes
+    it: {step: (status, reads)}, reads summed over a step's requests (every lesson, say)."""
+    client = Client()
+    client.force_login(learner)
+    slug = world.course.slug
+    steps: dict[str, tuple[int, dict[str, int]]] = {}
+
+    def step(name: str, path: str, data=None):
+        response, reads = _page_reads(client, path, data)
+        status, total = steps.get(name, (response.status_code, {}))
+        for sql, rows in reads.items():
+            total[sql] = total.get(sql, 0) + rows
+        steps[name] = (max(status, response.status_code), total)
+        return response
+
+    for lesson in world.lessons:
+        path = reverse("curriculum:lesson_detail", args=[slug, lesson.slug])
+        page = step("lesson page", path).content.decode()
+        served = re.search(r'name="served" value="([^"]+)"', page)
+        step("complete lesson", path + "complete/", {"served": served.group(1) if served else "", "then": "next"})
+    step("post-test page", reverse("quizzes:quiz_detail", args=[slug, "posttest"]))
+    started = step("start post-test", reverse("quizzes:quiz_start", args=[slug, "posttest"]), {})
+    attempt_path = started["Location"]
+    step("attempt page", attempt_path)
+    attempt = Attempt.objects.get(pk=int(re.search(r"/attempts/(\d+)/", attempt_path).group(1)))
+    answers = [("action", "submit")] + [
+        (f"q{answer.version_id}", str(option)) for answer in _correct_answers(attempt) for option in answer.option_ids
+    ]
+    body = {}
+    for name, value in answers:
+        body.setdefault(name, []).append(value)
+    step("submit post-test", attempt_path, body)
+    step("result page", reverse("quizzes:attempt_result", args=[attempt.pk]))
+    evaluation = step("evaluation page", reverse("credits:evaluation_form", args=[slug])).content.decode()
+    ratings = dict.fromkeys(re.findall(r'name="(objective_\d+)"', evaluation), "5")
+    step("submit evaluation", reverse("credits:evaluation_form", args=[slug]),
+         {**ratings, "practice_change": "will_change", "perceived_bias": "no"})
+    step("claim page", reverse("credits:claim_form", args=[slug]))
+    claimed = step("claim credit", reverse("credits:claim_form", args=[slug]), {
+        "credit_type": CreditType.COMPLETION, "hours": str(world.designation.max_amount), "full_name": "A Clinician",
+        "given_name": "A", "family_name": "Clinician", "attested": "on",
+    })
+    certificate = claimed["Location"]
+    assert "/certificates/" in certificate, (claimed.status_code, claimed.content[:500])
+    step("certificate page", certificate)
+    step("certificate PDF", certificate + "pdf/")
+    return steps
 
 
 @pytest.mark.django_db(transaction=False)
@@ -194,3 +274,28 @@ def test_a_learners_pages_read_no_more_rows_when_other_learners_finish_the_cours
     assert not grew, "queries that read other learners' rows:\n" + "\n".join(grew)
     # The check can see what it guards: every page ran queries, and they read rows.
     assert all(reads for _, reads in after.values())
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_way_to_a_certificate_reads_no_more_rows_when_other_learners_finish_the_course():
+    """The journey's writes too: completing lessons, starting and submitting the post-test,
+    the evaluation and the claim (each a POST that reads before it writes)."""
+    world = BundledCourse()
+    first, second = UserFactory(), UserFactory()
+    world.history(UserFactory())
+    before = _journey_reads(world, first)
+    for _ in range(8):
+        world.history(UserFactory())
+    after = _journey_reads(world, second)
+
+    assert after.keys() == before.keys()
+    grew = []
+    for name, (status, reads) in after.items():
+        assert status == before[name][0], name
+        assert status in (200, 302), (name, status)
+        for sql, rows in reads.items():
+            if rows > before[name][1].get(sql, 0):
+                grew.append(f"{name}: {before[name][1].get(sql, 0)} -> {rows} rows: {sql[:400]}")
+    assert not grew, "queries that read other learners' rows:\n" + "\n".join(grew)
+    # Both journeys went all the way: the reads compared are those of a real claim.
+    assert Certificate.objects.filter(claim__learner__in=[first, second]).count() == 2
