@@ -322,6 +322,10 @@ LMS_OUTBOX_MAX_ATTEMPTS = env_int("LMS_OUTBOX_MAX_ATTEMPTS", 8)
 LMS_OUTBOX_BACKOFF_SECONDS = env_int("LMS_OUTBOX_BACKOFF_SECONDS", 30)
 LMS_OUTBOX_MAX_BACKOFF_SECONDS = env_int("LMS_OUTBOX_MAX_BACKOFF_SECONDS", 3600)
 LMS_OUTBOX_TIMEOUT_SECONDS = env_int("LMS_OUTBOX_TIMEOUT_SECONDS", 10)
+# The fan-out reads only events above a floor (lms/outbox.py: FanoutFloor); the floor passes
+# events older than the late-commit margin, and a sweep over every event finds any slower one.
+LMS_OUTBOX_LATE_COMMIT_SECONDS = env_int("LMS_OUTBOX_LATE_COMMIT_SECONDS", 60)
+LMS_OUTBOX_SWEEP_SECONDS = env_int("LMS_OUTBOX_SWEEP_SECONDS", 300)
 # The base of every xAPI activity id (course, lesson, question). An LRS knows each
 # activity only by this address: set it once, before the first statement, and never change it.
 LMS_XAPI_ACTIVITY_BASE = os.environ.get("LMS_XAPI_ACTIVITY_BASE", "").rstrip("/")

@@ -33,6 +33,15 @@ def _empty_version_cache():
     attempt_questions_get.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _outbox_floor_reset():
+    """Each test's events start again from low ids (SQLite rolls its counters back), so the
+    outbox's per-process fan-out floor starts each test at zero, as a new worker does."""
+    from lms.outbox import FANOUT_FLOOR
+
+    FANOUT_FLOOR.reset()
+
+
 @pytest.fixture
 def learner(db):
     return UserFactory()

@@ -8,25 +8,17 @@ pages at 100,000 learners, which cut `make bench --scale 10`'s journey to a
 fifth). Each page a clinician opens on the way to a certificate, and their
 API reads, run with one other learner's history in the database and again
 after more learners have done the whole course; PostgreSQL's EXPLAIN
-ANALYZE of every SELECT the page ran must read no more rows the second time.
-
-Sequential scans are disabled while explaining: the test tables are tiny, so
-the planner would scan them whole even for a query an index serves. With an
-index available, a query scoped to the learner reads the same rows whatever
-the others have done; one that reads every learner's rows reads more.
+ANALYZE of every SELECT the page ran must read no more rows of the tables
+that grow with learners the second time (tests/scale.py counts them).
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from io import StringIO
 
 import pytest
-from django.apps import apps
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -39,76 +31,9 @@ from quizzes import services as quiz_services
 from quizzes.models import Attempt, Option, Quiz
 from tests.credits.factories import claim_input, evaluation_submit
 from tests.factories import UserFactory
+from tests.scale import page_reads
 
 pytestmark = pytest.mark.postgres
-
-LOCK = re.compile(r"\s+FOR (NO KEY )?UPDATE( OF [^)]*?)?( SKIP LOCKED| NOWAIT)?\s*$", re.IGNORECASE)
-SCAN_NODES = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
-
-
-@functools.cache
-def _learner_tables() -> frozenset[str]:
-    """Tables that grow with learners: a model with a `learner` or `user` foreign key to the user
-    model, the user and session tables, and every model with a foreign key to one of those (responses,
-    certificates, enrolments...). Content (lessons, items, options) is not among them: how many
-    of its rows a page reads depends on the questions dealt, not on other learners."""
-    user = get_user_model()
-    tables = {user._meta.db_table, "django_session"}
-    found = {model for model in apps.get_models()
-             if any(f.many_to_one and f.name in ("learner", "user") and f.related_model is user
-                    for f in model._meta.fields)}
-    while True:
-        more = {model for model in apps.get_models() if model not in found
-                and any((f.many_to_one or f.one_to_one) and f.related_model in found for f in model._meta.fields)}
-        if not more:
-            break
-        found |= more
-    return frozenset(tables | {model._meta.db_table for model in found})
-
-
-def _rows_read(plan: dict) -> int:
-    """Rows a plan's scans of learner tables read: returned plus removed by filter or recheck, times loops."""
-    read = 0
-    if plan["Node Type"] in SCAN_NODES and plan.get("Relation Name") in _learner_tables():
-        per_loop = (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
-                    + plan.get("Rows Removed by Index Recheck", 0))
-        read += per_loop * plan.get("Actual Loops", 1)
-    for child in plan.get("Plans", ()):
-        read += _rows_read(child)
-    return read
-
-
-def _explain(sql: str, params) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
-        try:
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
-            (document,) = cursor.fetchone()
-        finally:
-            cursor.execute("RESET enable_seqscan")
-    return _rows_read(document[0]["Plan"])
-
-
-def _page_reads(client: Client, path: str, data=None, **headers):
-    """GET path, or POST `data` to it; (response, {SQL of each SELECT it ran: rows that SELECT reads now}).
-
-    A SELECT ... FOR UPDATE is explained without its lock clause (EXPLAIN
-    ANALYZE would take the lock; the rows read are the same).
-    """
-    ran: list[tuple[str, object]] = []
-
-    def capture(execute, sql, params, many, context):
-        if sql.lstrip().upper().startswith(("SELECT", "WITH")):
-            ran.append((LOCK.sub("", sql), params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(capture):
-        response = client.get(path, **headers) if data is None else client.post(path, data, **headers)
-    reads: dict[str, int] = {}
-    for sql, params in ran:
-        reads[sql] = reads.get(sql, 0) + _explain(sql, params)
-    return response, reads
-
 
 def _correct_answers(attempt: Attempt) -> list[grading.Answer]:
     versions = [entry["version"] for entry in attempt.layout]
@@ -194,7 +119,7 @@ def _reads(world: BundledCourse, learners) -> dict[tuple[str, object], tuple[int
         client = Client()
         client.force_login(learner)
         for path, headers in _pages(world, learner):
-            response, reads = _page_reads(client, path, **headers)
+            response, reads = page_reads(client, path, **headers)
             out[(path, learner.pk)] = (response.status_code, reads)
     return out
 
@@ -208,7 +133,7 @@ def _journey_reads(world: BundledCourse, learner) -> dict[str, tuple[int, dict[s
     steps: dict[str, tuple[int, dict[str, int]]] = {}
 
     def step(name: str, path: str, data=None):
-        response, reads = _page_reads(client, path, data)
+        response, reads = page_reads(client, path, data)
         status, total = steps.get(name, (response.status_code, {}))
         for sql, rows in reads.items():
             total[sql] = total.get(sql, 0) + rows
