@@ -35,6 +35,7 @@ from tests.scale import page_reads
 
 pytestmark = pytest.mark.postgres
 
+
 def _correct_answers(attempt: Attempt) -> list[grading.Answer]:
     versions = [entry["version"] for entry in attempt.layout]
     correct: dict[int, set[int]] = {version: set() for version in versions}
