@@ -225,6 +225,9 @@ class Claim(models.Model):
             # Provider reports: completions by date range and credit type.
             models.Index(fields=["completed_on", "credit_type"], name="credits_claim_done_type_idx"),
         ]
+        # The credit reports (the staff report pages and CSVs, and their background export jobs)
+        # carry learners' names, dates of birth and licence numbers: being staff is not enough.
+        permissions = [("export_credit_report", "Can export credit reports (learner names, licence numbers)")]
 
     def __str__(self) -> str:
         return f"{self.full_name}: {self.hours} {self.get_credit_type_display()}"

@@ -19,7 +19,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -239,14 +239,23 @@ def transcript_csv(request):
 # --- staff reports ------------------------------------------------------------------
 
 
-def _staff_or_404(request) -> None:
+REPORT_PERMISSION = "credits.export_credit_report"
+
+
+def _report_reader_or_refuse(request) -> None:
+    """The credit reports list learners' names, dates of birth and licence numbers: staff with
+    `credits.export_credit_report` (as for the background export jobs), else 404 for non-staff
+    and 403 for staff without it."""
     if not (request.user.is_authenticated and request.user.is_staff):
         raise Http404("No such page.")
+    if not request.user.has_perm(REPORT_PERMISSION):
+        raise PermissionDenied("The credit reports need the “Can export credit reports” permission; ask an administrator.")
 
 
 def report_index(request):
-    """Staff: the report filter, CPE Monitor backlog, evaluation summaries and outcomes."""
-    _staff_or_404(request)
+    """Staff with the report permission: the report filter, CPE Monitor backlog, evaluation
+    summaries and outcomes."""
+    _report_reader_or_refuse(request)
     form = ReportFilterForm(request.GET or None, initial=ReportFilterForm.initial_range())
     activities = selectors.activity_list_for_reports()
     today = timezone.localdate()
@@ -264,8 +273,9 @@ def report_index(request):
 
 
 def report_csv(request, name: str):
-    """Staff: one report as streamed CSV (constant memory whatever the row count)."""
-    _staff_or_404(request)
+    """Staff with the report permission: one report as streamed CSV (constant memory whatever the
+    row count)."""
+    _report_reader_or_refuse(request)
     if name not in exports.REPORTS:
         raise Http404("No such report.")
     # Missing dates default to this month (the activity reports do not use them).

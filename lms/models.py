@@ -338,7 +338,6 @@ class ExportJob(models.Model):
             # QTI packages and self-contained SCORM packages carry answer keys:
             # being staff (every course author is) is not enough to take them away.
             ("export_answer_keys", "Can export packages that contain answer keys (QTI, offline SCORM)"),
-            ("export_credit_report", "Can export credit reports (learner names, licence numbers)"),
         ]
         constraints = [
             # The bar never runs past its end.

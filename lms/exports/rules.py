@@ -3,7 +3,8 @@
 Being staff is not enough for everything: every course author is staff, and
 a QTI package or a self-contained SCORM package carries answer keys, a credit
 report carries learners' names and licence numbers. Those need a permission
-of their own (ExportJob.Meta.permissions), given to a person or a group in the
+of their own (ExportJob.Meta.permissions; credits' Claim.Meta for the
+credit report, which the credits report pages require too), given to a person or a group in the
 admin. A connected SCORM package holds no course content and no key, so any
 staff member may build one, as before.
 """
@@ -11,7 +12,7 @@ staff member may build one, as before.
 from __future__ import annotations
 
 ANSWER_KEYS = "lms.export_answer_keys"
-CREDIT_REPORT = "lms.export_credit_report"
+CREDIT_REPORT = "credits.export_credit_report"  # credits owns the reports (Claim.Meta)
 STAFF = ""  # no permission beyond is_staff
 
 

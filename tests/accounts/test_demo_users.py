@@ -22,7 +22,7 @@ def test_demo_users_sign_in_and_the_author_may_edit_and_export(settings):
         "curriculum.change_lesson",
         "quizzes.change_item",
         "lms.export_answer_keys",
-        "lms.export_credit_report",
+        "credits.export_credit_report",
     ])
 
 

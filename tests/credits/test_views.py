@@ -8,6 +8,7 @@ from decimal import Decimal
 from http import HTTPStatus
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -33,7 +34,10 @@ def other_client(client, other_learner):
 
 @pytest.fixture
 def staff_client(client):
-    client.force_login(UserFactory(is_staff=True))
+    """Staff who may read the credit reports (`credits.export_credit_report`)."""
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(content_type__app_label="credits", codename="export_credit_report"))
+    client.force_login(staff)
     return client
 
 
@@ -227,6 +231,20 @@ def test_activity_page_query_count_is_constant(client, django_assert_num_queries
 def test_reports_are_404_for_learners(learner_client):
     assert learner_client.get(reverse("credits:report_index")).status_code == HTTPStatus.NOT_FOUND
     assert learner_client.get(reverse("credits:report_csv", args=["completions"])).status_code == HTTPStatus.NOT_FOUND
+
+
+@pytest.mark.parametrize("name", ["completions", "pars", "cpe-monitor"])
+def test_staff_without_the_report_permission_get_403_and_no_learner_data(client, certificate, name):
+    """Every course author is staff; learners' names, dates of birth and licence numbers need the
+    permission the background export jobs need too."""
+    client.force_login(UserFactory(is_staff=True))
+    day = certificate.completed_on.isoformat()
+    page = client.get(reverse("credits:report_index"))
+    report = client.get(reverse("credits:report_csv", args=[name]), {"date_from": day, "date_to": day})
+    assert page.status_code == report.status_code == HTTPStatus.FORBIDDEN
+    assert not report.streaming
+    for response in (page, report):
+        assert "Placeholder" not in response.content.decode()
 
 
 def test_staff_report_page_shows_evaluation_summary(staff_client, completed, certificate):

@@ -110,8 +110,8 @@ MATRIX: dict[str, Entry] = {
     "credits:certificate_verify": E(PUBLIC, kwargs="code"),  # the code is the capability
     "credits:transcript": E(SELF),
     "credits:transcript_csv": E(SELF),
-    "credits:report_index": E(STAFF),
-    "credits:report_csv": E(STAFF, kwargs="report"),
+    "credits:report_index": E(PERMISSION),  # learners' names and licence numbers
+    "credits:report_csv": E(PERMISSION, kwargs="report"),
     # exports: the QTI package carries answer keys; a connected SCORM package (the default) does not
     "lms_qti:export": E(PERMISSION, kwargs="course"),
     "lms_scorm:export": E(STAFF, kwargs="course"),

@@ -8,9 +8,9 @@ from accounts.models import User
 
 DEMO_PASSWORD = "kratom-demo-2026"  # noqa: S105  (printed for local demos only; refused in production)
 AUTHOR_APPS = ["curriculum", "quizzes", "credits"]
-# The demo author may also export the question bank and the credit report (both need their own
-# permission: QTI and offline SCORM carry answer keys).
-AUTHOR_EXTRA = ["export_answer_keys", "export_credit_report"]
+# The demo author may also export the question bank (lms's own permission: QTI and offline SCORM
+# carry answer keys) and, among the credits permissions, the credit reports.
+AUTHOR_EXTRA = ["export_answer_keys"]
 
 
 class Command(BaseCommand):
