@@ -1,10 +1,11 @@
 """How many rows a query reads, by PostgreSQL's EXPLAIN ANALYZE: for tests that a query's cost
 does not grow with data it should not look at (tests/test_scale.py, the outbox's fan-out).
 
-Sequential scans are disabled while explaining: test tables are tiny, so the
-planner would scan them whole even for a query an index serves. With an index
-available, a query scoped to what it needs reads the same rows whatever else
-the table holds; one that reads everything reads more as the table grows.
+Whole-table plans (sequential and bitmap scans, hash and merge joins) are
+disabled while explaining: test tables are tiny, so the planner would read
+them whole even for a query an index serves. With an index available, a query
+scoped to what it needs reads the same rows whatever else the table holds;
+one that reads everything reads more as the table grows.
 """
 
 from __future__ import annotations
@@ -56,15 +57,22 @@ def rows_read(plan: dict, tables: frozenset[str] | None = None) -> int:
     return read
 
 
+# Plans a large table gets: index probes and nested loops. On a tiny test table the planner would
+# rather scan, hash or sort it whole, which reads every row whatever the query asks for.
+LARGE_TABLE_PLANS = ("enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "enable_mergejoin")
+
+
 def explain_rows(sql: str, params, tables: frozenset[str] | None = None) -> int:
-    """Rows `sql` reads from `tables` now, by EXPLAIN ANALYZE with sequential scans off."""
+    """Rows `sql` reads from `tables` now, by EXPLAIN ANALYZE, planned as for a large table."""
     with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
+        for setting in LARGE_TABLE_PLANS:
+            cursor.execute(f"SET {setting} = off")
         try:
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
             (document,) = cursor.fetchone()
         finally:
-            cursor.execute("RESET enable_seqscan")
+            for setting in LARGE_TABLE_PLANS:
+                cursor.execute(f"RESET {setting}")
     return rows_read(document[0]["Plan"], tables)
 
 
