@@ -64,15 +64,20 @@ LARGE_TABLE_PLANS = ("enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "
 
 def explain_rows(sql: str, params, tables: frozenset[str] | None = None) -> int:
     """Rows `sql` reads from `tables` now, by EXPLAIN ANALYZE, planned as for a large table."""
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    # psycopg's own cursor, never prepared: psycopg prepares a statement run five times on a
+    # connection (settings.py), and PostgreSQL may then plan it once for any parameters,
+    # reading what a plan for these parameters would not (the same query, explained on a
+    # connection that had run many tests, read every learner's progress of a lesson).
+    with connection.connection.cursor() as cursor:
         for setting in LARGE_TABLE_PLANS:
-            cursor.execute(f"SET {setting} = off")
+            cursor.execute(f"SET {setting} = off", prepare=False)
         try:
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params, prepare=False)
             (document,) = cursor.fetchone()
         finally:
             for setting in LARGE_TABLE_PLANS:
-                cursor.execute(f"RESET {setting}")
+                cursor.execute(f"RESET {setting}", prepare=False)
     return rows_read(document[0]["Plan"], tables)
 
 

@@ -35,7 +35,7 @@ from tests.factories import UserFactory
 from tests.lms.factories import EnrolmentFactory, OrganisationFactory, token_for
 from tests.scale import page_reads
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.volume]
 
 
 def _correct_answers(attempt: Attempt) -> list[grading.Answer]:

@@ -124,6 +124,7 @@ def test_an_event_committed_after_the_floor_passed_it_is_delivered_by_the_sweep(
 
 
 @pytest.mark.postgres
+@pytest.mark.volume
 @pytest.mark.django_db
 def test_a_pass_reads_the_events_above_the_floor_not_every_event(settings):
     settings.LMS_OUTBOX_LATE_COMMIT_SECONDS = 0
