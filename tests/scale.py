@@ -66,9 +66,8 @@ def explain_rows(sql: str, params, tables: frozenset[str] | None = None) -> int:
     """Rows `sql` reads from `tables` now, by EXPLAIN ANALYZE, planned as for a large table."""
     connection.ensure_connection()
     # psycopg's own cursor, never prepared: psycopg prepares a statement run five times on a
-    # connection (settings.py), and PostgreSQL may then plan it once for any parameters,
-    # reading what a plan for these parameters would not (the same query, explained on a
-    # connection that had run many tests, read every learner's progress of a lesson).
+    # connection (settings.py), and PostgreSQL may then plan it once for any parameters; the
+    # rows counted must be those of a plan for these parameters.
     with connection.connection.cursor() as cursor:
         for setting in LARGE_TABLE_PLANS:
             cursor.execute(f"SET {setting} = off", prepare=False)
