@@ -335,6 +335,11 @@ LMS_XAPI_ACTIVITY_BASE = os.environ.get("LMS_XAPI_ACTIVITY_BASE", "").rstrip("/"
 # report is taken to belong to a crashed worker (re-queued once, then failed).
 LMS_EXPORTS_ROOT = Path(os.environ.get("LMS_EXPORTS_ROOT", "") or BASE_DIR / "var" / "exports")
 LMS_EXPORT_STALE_SECONDS = env_int("LMS_EXPORT_STALE_SECONDS", 900)
+# A finished export's file (credit reports hold learners' personal data, packages answer keys)
+# is deleted this many hours after it was made; the job's row stays, marked expired.
+LMS_EXPORT_RETENTION_HOURS = env_int("LMS_EXPORT_RETENTION_HOURS", 72)
+if LMS_EXPORT_RETENTION_HOURS < 1:
+    raise ImproperlyConfigured("LMS_EXPORT_RETENTION_HOURS must be at least 1: staff need time to download.")
 # LTI 1.3 (lms/lti): where OIDC state and nonces live, and how long; the platform key-set cache.
 LTI_CACHE_ALIAS = "lms"
 LTI_LAUNCH_DATA_SECONDS = env_int("LTI_LAUNCH_DATA_SECONDS", 3600)

@@ -308,6 +308,8 @@ class ExportJob(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        # Done, and older than LMS_EXPORT_RETENTION_HOURS: the file is deleted, the row kept.
+        EXPIRED = "expired", "Expired"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     parameters = models.JSONField(default=dict, help_text="Course, version, mode, report, dates.")
@@ -354,6 +356,8 @@ class ExportJob(models.Model):
         indexes = [
             # The worker's claim query: queued jobs, oldest first.
             models.Index(fields=["created_at"], condition=Q(state="queued"), name="lms_exportjob_queued_idx"),
+            # Every worker pass looks for done jobs past the retention.
+            models.Index(fields=["finished_at"], condition=Q(state="done"), name="lms_exportjob_done_idx"),
         ]
 
     def __str__(self) -> str:

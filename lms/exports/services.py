@@ -20,12 +20,15 @@ its file, so a re-queued job is never stored twice.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
@@ -204,8 +207,86 @@ def export_jobs_recover(*, now: dt.datetime | None = None) -> tuple[int, int]:
     return requeued, failed
 
 
+@dataclass(frozen=True)
+class Housekeeping:
+    """What `export_files_expire` removed: jobs whose file expired, and files no job held."""
+
+    expired: int = 0
+    orphans: int = 0
+
+
+def export_files_expire(*, now: dt.datetime | None = None) -> Housekeeping:
+    """Delete export files older than LMS_EXPORT_RETENTION_HOURS. Three queries and a walk of the folder.
+
+    Credit reports carry learners' names, dates of birth and licence numbers,
+    and packages carry answer keys: no copy stays on disk longer than the
+    retention. A done job older than that becomes `expired`: the row stays
+    (who exported what, when, and how big), the file goes. The row changes
+    first, in its own transaction, so no download opens a file about to be
+    deleted; a crash before the delete leaves a file that no job holds, and
+    the walk that follows removes every such file once it is older than the
+    retention (also a file whose worker died between storing it and
+    recording it). Younger files that no job holds yet are a worker's
+    export in flight, and are left alone.
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(hours=settings.LMS_EXPORT_RETENTION_HOURS)
+    storage = ExportJob._meta.get_field("file").storage
+    with transaction.atomic():
+        due = list(
+            ExportJob.objects.select_for_update(skip_locked=True)
+            .filter(state=ExportJob.State.DONE, finished_at__lt=cutoff)
+            .values_list("pk", "file")
+        )
+        if due:
+            ExportJob.objects.filter(pk__in=[pk for pk, _ in due]).update(
+                state=ExportJob.State.EXPIRED,
+                file="",
+                message=(
+                    f"File deleted after {settings.LMS_EXPORT_RETENTION_HOURS} hours. "
+                    f"Start the export again for a new copy."
+                )[:200],
+            )
+    for _, name in due:
+        storage.delete(name)  # a file already gone is no error
+    held = set(ExportJob.objects.filter(state=ExportJob.State.DONE).values_list("file", flat=True))
+    return Housekeeping(expired=len(due), orphans=_orphans_delete(Path(storage.location), held, cutoff))
+
+
+def _orphans_delete(root: Path, held: set[str], cutoff: dt.datetime) -> int:
+    """Files under `root` older than `cutoff` whose name (relative, with "/") no done job holds,
+    then the folders that leaves empty and old. Returns how many files were deleted."""
+    if not root.is_dir():
+        return 0
+    limit = cutoff.timestamp()
+    deleted = 0
+    for folder, _subfolders, files in os.walk(root, topdown=False):
+        here = Path(folder)
+        try:
+            # Read before deleting in it (which makes it new): when did anyone else last add to it?
+            young = here.stat().st_mtime >= limit
+        except FileNotFoundError:
+            continue
+        for file in files:
+            path = here / file
+            with contextlib.suppress(FileNotFoundError):  # another worker's walk got there first
+                if path.relative_to(root).as_posix() not in held and path.stat().st_mtime < limit:
+                    path.unlink()
+                    deleted += 1
+        # A folder a worker made a moment ago for a file it is about to store is young: kept.
+        if here != root and not young:
+            with contextlib.suppress(OSError):  # not empty, or already gone
+                here.rmdir()
+    return deleted
+
+
 def export_jobs_run_once(*, worker: str, limit: int = 1, say: Callable[[str], object] | None = None) -> int:
-    """Recover stale jobs, then claim and run up to `limit` queued ones. Returns how many ran."""
+    """Expire old files and recover stale jobs, then claim and run up to `limit` queued ones.
+    Returns how many ran."""
+    housekeeping = export_files_expire()
+    if say and (housekeeping.expired or housekeeping.orphans):
+        say(f"{worker}: export files deleted after {settings.LMS_EXPORT_RETENTION_HOURS} hours: "
+            f"{housekeeping.expired} of expired jobs, {housekeeping.orphans} that no job held")
     requeued, failed = export_jobs_recover()
     if say and (requeued or failed):
         say(f"{worker}: export jobs re-queued {requeued}, failed as stale {failed}")

@@ -6,12 +6,13 @@ page, where a <progress> bar follows the job through a small JSON status
 endpoint polled by static/js/export-job.js (no inline script: the CSP stays
 strict); the page also works without JavaScript (a refresh link). The file
 is served by `export_job_download` after the same check as the page, never
-from a public URL. Non-staff get a 404 (the pages' existence is no secret,
+from a public URL, until it expires (LMS_EXPORT_RETENTION_HOURS; then 410). Non-staff get a 404 (the pages' existence is no secret,
 but nothing here is for them); staff lacking the permission get a 403.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, JsonResponse
@@ -60,7 +61,7 @@ def status_payload(job: ExportJob) -> dict:
         "filename": job.filename,
         "size": job.size,
         "download_url": reverse("lms_exports:job_download", args=[job.pk]) if job.state == "done" else None,
-        "finished": job.state in (ExportJob.State.DONE, ExportJob.State.FAILED),
+        "finished": job.state in (ExportJob.State.DONE, ExportJob.State.FAILED, ExportJob.State.EXPIRED),
     }
 
 
@@ -147,11 +148,25 @@ def export_job_download(request, pk: int):
     if (refusal := _staff(request)) is not None:
         return refusal
     job = _job_for(request, pk)
+    if job.state == ExportJob.State.EXPIRED:
+        return _gone(request, job)
     if job.state != ExportJob.State.DONE:
         raise Http404("This export has no file (yet).")
     content_type = "text/csv; charset=utf-8" if job.filename.endswith(".csv") else "application/zip"
-    response = FileResponse(
-        job.file.open("rb"), as_attachment=True, filename=job.filename, content_type=content_type
-    )
+    try:
+        stored = job.file.open("rb")
+    except FileNotFoundError:  # expired by a worker since the row was read, or removed by hand
+        return _gone(request, job)
+    response = FileResponse(stored, as_attachment=True, filename=job.filename, content_type=content_type)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _gone(request, job: ExportJob):
+    """410: the job exists and may be read, but its file is no longer kept."""
+    return render(
+        request,
+        "lms/export_gone.html",
+        {"job": job, "hours": settings.LMS_EXPORT_RETENTION_HOURS},
+        status=410,
+    )

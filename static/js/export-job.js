@@ -13,7 +13,7 @@
   var size = document.querySelector("[data-export-size]");
   var failure = document.querySelector("[data-export-error]");
   var failureText = document.querySelector("[data-export-error-text]");
-  var STATES = { queued: "Queued", running: "Running", done: "Done", failed: "Failed" };
+  var STATES = { queued: "Queued", running: "Running", done: "Done", failed: "Failed", expired: "Expired" };
   var lastAnnounced = "";
 
   function render(job) {

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import subprocess
+import sys
 import zipfile
 from http import HTTPStatus
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -544,3 +548,138 @@ def test_admin_run_again_queues_a_copy_only_with_the_permission(done_job, client
     client.post(changelist, {"action": "run_again", "_selected_action": [done_job.pk]})
     copy = ExportJob.objects.exclude(pk=done_job.pk).get()
     assert (copy.state, copy.parameters, copy.requested_by) == ("queued", done_job.parameters, viewer)
+
+
+# --- retention: files are deleted LMS_EXPORT_RETENTION_HOURS after they are made ----------------
+
+
+def _age(job: ExportJob, hours: float) -> None:
+    """Make `job` look finished `hours` ago (its row; the file keeps its own time)."""
+    ExportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now() - dt.timedelta(hours=hours))
+
+
+def _old_file(path, hours: float) -> None:
+    """Give a file (or folder) on disk a modification time `hours` ago."""
+    then = (timezone.now() - dt.timedelta(hours=hours)).timestamp()
+    os.utime(path, (then, then))
+
+
+def _files(root) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_a_done_job_past_the_retention_loses_its_file_and_keeps_its_row(done_job, settings, exports_root):
+    stored = exports_root / done_job.file.name
+    assert stored.is_file()
+    _age(done_job, settings.LMS_EXPORT_RETENTION_HOURS + 1)
+    assert services.export_files_expire() == services.Housekeeping(expired=1, orphans=0)
+    job = ExportJob.objects.get(pk=done_job.pk)
+    assert (job.state, job.file.name) == ("expired", "")
+    assert (job.filename, job.size, job.requested_by) == (done_job.filename, done_job.size, done_job.requested_by)
+    assert job.message == "File deleted after 72 hours. Start the export again for a new copy."
+    assert not stored.exists() and _files(exports_root) == []
+    assert services.export_files_expire() == services.Housekeeping()  # nothing left to do
+
+
+def test_jobs_within_the_retention_and_unfinished_jobs_are_left_alone(done_job, settings, exports_root):
+    _age(done_job, settings.LMS_EXPORT_RETENTION_HOURS - 1)
+    failed = services.export_job_request(kind="qti", parameters={"course": "gone"}, requested_by=None)
+    _run(failed)
+    _age(failed, settings.LMS_EXPORT_RETENTION_HOURS + 1)
+    queued = services.export_job_request(kind="qti", parameters={"course": COURSE}, requested_by=None)
+    assert services.export_files_expire() == services.Housekeeping()
+    assert dict(ExportJob.objects.values_list("pk", "state")) == {
+        done_job.pk: "done", failed.pk: "failed", queued.pk: "queued",
+    }
+    assert _files(exports_root) == [done_job.file.name]
+
+
+def test_the_retention_follows_the_setting(done_job, settings, exports_root):
+    settings.LMS_EXPORT_RETENTION_HOURS = 2
+    _age(done_job, 3)
+    assert services.export_files_expire().expired == 1
+    assert "deleted after 2 hours" in ExportJob.objects.get(pk=done_job.pk).message
+
+
+def test_an_expired_job_downloads_as_410_with_the_reason(done_job, settings, client):
+    _age(done_job, settings.LMS_EXPORT_RETENTION_HOURS + 1)
+    services.export_files_expire()
+    client.force_login(done_job.requested_by)
+    response = client.get(reverse("lms_exports:job_download", args=[done_job.pk]))
+    assert response.status_code == HTTPStatus.GONE
+    page = response.content.decode()
+    assert "no longer kept" in page and "deleted 72 hours after they are made" in page
+    status = client.get(reverse("lms_exports:job_status", args=[done_job.pk])).json()
+    assert (status["state"], status["finished"], status["download_url"]) == ("expired", True, None)
+    detail = client.get(reverse("lms_exports:job_detail", args=[done_job.pk])).content.decode()
+    assert "Expired: File deleted after 72 hours. Start the export again for a new copy." in detail
+    assert "<p data-export-download hidden>" in detail
+    index = client.get(reverse("lms_exports:index")).content.decode()
+    assert reverse("lms_exports:job_download", args=[done_job.pk]) not in index
+    # Expiry changes nothing about who may ask: others still get 403 or 404, not the 410 page.
+    client.force_login(_staff())
+    assert client.get(reverse("lms_exports:job_download", args=[done_job.pk])).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_a_done_job_whose_file_is_gone_downloads_as_410_not_500(done_job, client, exports_root):
+    (exports_root / done_job.file.name).unlink()  # a worker expired it after the view read the row
+    client.force_login(done_job.requested_by)
+    response = client.get(reverse("lms_exports:job_download", args=[done_job.pk]))
+    assert response.status_code == HTTPStatus.GONE and "no longer kept" in response.content.decode()
+
+
+def test_files_no_job_holds_are_deleted_once_older_than_the_retention(done_job, settings, exports_root):
+    hours = settings.LMS_EXPORT_RETENTION_HOURS
+    old_orphan = exports_root / "job-9001" / "report.csv"
+    young_orphan = exports_root / "job-9002" / "report.csv"  # a worker's export about to be recorded
+    for path in (old_orphan, young_orphan):
+        path.parent.mkdir(parents=True)
+        path.write_text("name,date of birth\n")
+    _old_file(old_orphan, hours + 1)
+    _old_file(old_orphan.parent, hours + 1)
+    _old_file(exports_root / done_job.file.name, hours + 1)  # old on disk, but its job is recent: held
+    assert services.export_files_expire() == services.Housekeeping(expired=0, orphans=1)
+    assert _files(exports_root) == sorted([done_job.file.name, "job-9002/report.csv"])
+    assert not old_orphan.parent.exists() and young_orphan.parent.is_dir()
+
+
+def test_a_crash_between_expiring_a_job_and_deleting_its_file_is_cleaned_up_later(
+    done_job, settings, exports_root, monkeypatch
+):
+    hours = settings.LMS_EXPORT_RETENTION_HOURS
+    stored = exports_root / done_job.file.name
+    _age(done_job, hours + 1)
+    _old_file(stored, hours + 1)
+    storage = type(ExportJob._meta.get_field("file").storage)
+
+    def crash(self, name):
+        raise SystemExit("the worker was killed")
+
+    monkeypatch.setattr(storage, "delete", crash)
+    with pytest.raises(SystemExit):
+        services.export_files_expire()
+    # The row was committed first: no download opens the file from now on.
+    assert ExportJob.objects.get(pk=done_job.pk).state == "expired" and stored.is_file()
+    monkeypatch.undo()
+    assert services.export_files_expire() == services.Housekeeping(expired=0, orphans=1)
+    assert _files(exports_root) == []
+
+
+@pytest.mark.parametrize("command", [["run_export_jobs", "--once"], ["deliver_outbox", "--once"]])
+def test_the_workers_delete_expired_files_and_say_so(done_job, settings, exports_root, command):
+    _age(done_job, settings.LMS_EXPORT_RETENTION_HOURS + 1)
+    out = StringIO()
+    call_command(*command, "--worker", "w1", stdout=out)
+    assert ExportJob.objects.get(pk=done_job.pk).state == "expired" and _files(exports_root) == []
+    assert "w1: export files deleted after 72 hours: 1 of expired jobs, 0 that no job held" in out.getvalue()
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_a_retention_under_an_hour_is_refused_at_start(value):
+    env = {**os.environ, "LMS_EXPORT_RETENTION_HOURS": value, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    result = subprocess.run(  # nosec B603: this interpreter, fixed arguments
+        [sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True,
+        cwd=Path(__file__).resolve().parents[2], check=False,
+    )
+    assert result.returncode != 0
+    assert "LMS_EXPORT_RETENTION_HOURS must be at least 1" in result.stderr
