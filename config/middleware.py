@@ -1,4 +1,4 @@
-"""Turn a lost database connection into a clear 503, not a 500.
+"""Turn a lost database connection into a clear 503, not a 500; refuse NUL characters in parameters.
 
 When PostgreSQL restarts or is briefly unreachable, requests fail with
 OperationalError/InterfaceError. The client gets a 503 with Retry-After (JSON
@@ -9,7 +9,7 @@ on the next request, so the service recovers without a restart.
 import logging
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 
 logger = logging.getLogger(__name__)
 
@@ -40,3 +40,35 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(_PAGE, status=503)
         response["Retry-After"] = "5"
         return response
+
+
+class NulCharacterMiddleware:
+    """A 400 for a NUL character in the query string or a form body, before any view reads it.
+
+    No parameter or form field of ours can hold one, and PostgreSQL refuses it
+    in any text value: a view that passed such a parameter to a query got a
+    DataError, so a 500 (tests/security/test_junk_input.py found the LTI log-in
+    and the interaction search). Django's form fields and DRF's serializers
+    refuse it too, but only where a form or serializer reads the value. A
+    query string is checked as a substring test (a NUL can only arrive
+    percent-encoded); a form body is read as CSRF checking reads it anyway.
+    """
+
+    MESSAGE = "The request holds a NUL character (%00), which no parameter or field may contain."
+    FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "%00" in request.META.get("QUERY_STRING", "") or (
+            request.method == "POST" and request.content_type in self.FORMS and self._nul_in(request.POST)
+        ):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": {"code": "invalid", "message": self.MESSAGE, "fields": {}}}, status=400)
+            return HttpResponseBadRequest(self.MESSAGE, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+    @staticmethod
+    def _nul_in(form) -> bool:
+        return any("\x00" in key or any("\x00" in value for value in values) for key, values in form.lists())

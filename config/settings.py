@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Below the headers' middleware, so its 400 carries them too.
+    "config.middleware.NulCharacterMiddleware",
     # Below X-Frame-Options and CSP: lets the launching platform frame an LTI session.
     "lms.lti.middleware.LtiFrameMiddleware",
     # Last, as django-axes requires: it turns a locked-out log-in into a 429 page.
@@ -115,6 +117,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.throttling.axes_username"  # cut to axes's column
 AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
