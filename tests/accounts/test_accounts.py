@@ -128,6 +128,7 @@ def test_production_profile_passes_check_deploy():
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "x" * 20 + "a-production-like-secret-key-with-enough-entropy-1234567890",
         "DJANGO_ALLOWED_HOSTS": "ce.example.org",
+        "CREDITS_PUBLIC_URL": "https://ce.example.org",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -135,6 +136,21 @@ def test_production_profile_passes_check_deploy():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_the_public_address_is_not_set(settings):
+    from django.core.checks import registry
+
+    from lms.checks import public_url_check
+
+    settings.CREDITS_PUBLIC_URL = ""
+    (warning,) = public_url_check()
+    assert warning.id == "lms.W001" and "relative link" in warning.hint and "localhost:8000" in warning.hint
+    settings.CREDITS_PUBLIC_URL = "https://ce.example.org"
+    assert public_url_check() == []
+    # A deploy check: `check --deploy` runs it, a plain `check` (development) does not.
+    assert public_url_check in registry.registry.get_checks(include_deployment_checks=True)
+    assert public_url_check not in registry.registry.get_checks()
 
 
 def test_production_profile_refuses_to_start_without_secret_key():
