@@ -9,7 +9,9 @@ on the next request, so the service recovers without a restart.
 import logging
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, JsonResponse
+
+from config import errors
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +67,8 @@ class NulCharacterMiddleware:
             request.method == "POST" and request.content_type in self.FORMS and self._nul_in(request.POST)
         ):
             if request.path.startswith("/api/"):
-                return JsonResponse({"error": {"code": "invalid", "message": self.MESSAGE, "fields": {}}}, status=400)
-            return HttpResponseBadRequest(self.MESSAGE, content_type="text/plain; charset=utf-8")
+                return errors.json_error("invalid", self.MESSAGE, 400)
+            return errors.page(request, "400.html", 400, self.MESSAGE)
         return self.get_response(request)
 
     @staticmethod

@@ -14,3 +14,9 @@ urlpatterns = [
     path("", include("quizzes.urls")),
     path("", include("credits.urls")),
 ]
+
+# Error pages that keep the reason (config/errors.py).
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"
