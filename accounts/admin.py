@@ -1,3 +1,5 @@
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
@@ -31,3 +33,18 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]}),
     ]
+
+
+# django-axes (log-in throttling) registers this admin; its "Clean up expired attempts" action
+# read request.axes_attempt_time, which axes sets only on a log-in request: every use was a 500
+# (tests/security/test_junk_input.py runs every admin action). Installed after axes, so this
+# registration replaces axes's.
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    @admin.action(description="Clean up expired attempts")
+    def cleanup_expired_attempts(self, request, queryset):
+        request.axes_attempt_time = None  # "now": attempts older than the cool-off are expired
+        return super().cleanup_expired_attempts(request, queryset)

@@ -78,3 +78,4 @@ class ResourceLinkAdmin(admin.ModelAdmin):
 class LineItemAdmin(admin.ModelAdmin):
     list_display = ["resource_link", "url", "updated_at"]
     list_select_related = ["resource_link"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
