@@ -17,17 +17,19 @@ from django.http import HttpResponse, JsonResponse
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 
-
-def _api(request) -> bool:
-    return request.path.startswith("/api/")
+TITLES = {400: "Bad request", 403: "Not allowed", 404: "Page not found"}
 
 
 def json_error(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
 
 
-def page(request, template: str, status: int, reason: str) -> HttpResponse:
-    return HttpResponse(loader.render_to_string(template, {"reason": reason}, request), status=status)
+def error_response(request, status: int, code: str, reason: str) -> HttpResponse:
+    """The API's error JSON under /api/, else the site's error page (templates/error.html)."""
+    if request.path.startswith("/api/"):
+        return json_error(code, reason, status)
+    context = {"title": TITLES[status], "reason": reason}
+    return HttpResponse(loader.render_to_string("error.html", context, request), status=status)
 
 
 def _reason(exception) -> str:
@@ -50,30 +52,23 @@ def bad_request_reason(exception) -> tuple[str, str]:
 
 @requires_csrf_token
 def bad_request(request, exception=None):
-    code, message = bad_request_reason(exception)
-    if _api(request):
-        return json_error(code, message, 400)
-    return page(request, "400.html", 400, message)
+    return error_response(request, 400, *bad_request_reason(exception))
 
 
 @requires_csrf_token
 def permission_denied(request, exception=None):
-    reason = _reason(exception) or "You do not have permission to see this page."
-    if _api(request):
-        return json_error("permission_denied", reason, 403)
-    return page(request, "403.html", 403, reason)
+    return error_response(
+        request, 403, "permission_denied", _reason(exception) or "You do not have permission to see this page."
+    )
 
 
 @requires_csrf_token
 def page_not_found(request, exception=None):
     # A resolver miss carries a dict, not a sentence: only a view's own message is shown.
-    reason = _reason(exception) or "There is no page at this address."
-    if _api(request):
-        return json_error("not_found", reason, 404)
-    return page(request, "404.html", 404, reason)
+    return error_response(request, 404, "not_found", _reason(exception) or "There is no page at this address.")
 
 
 def server_error(request):
-    if _api(request):
+    if request.path.startswith("/api/"):
         return json_error("server_error", "Something went wrong on our side; it has been logged. Try again later.", 500)
     return HttpResponse(loader.render_to_string("500.html"), status=500)

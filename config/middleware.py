@@ -66,9 +66,7 @@ class NulCharacterMiddleware:
         if "%00" in request.META.get("QUERY_STRING", "") or (
             request.method == "POST" and request.content_type in self.FORMS and self._nul_in(request.POST)
         ):
-            if request.path.startswith("/api/"):
-                return errors.json_error("invalid", self.MESSAGE, 400)
-            return errors.page(request, "400.html", 400, self.MESSAGE)
+            return errors.error_response(request, 400, "invalid", self.MESSAGE)
         return self.get_response(request)
 
     @staticmethod
