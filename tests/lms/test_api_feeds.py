@@ -160,6 +160,9 @@ def test_feed_rows_equal_the_orm_definition_through_the_serializer(organisation,
     rows = _progress(organisation, learners=3, lessons=2)
     for row in rows[:3]:
         lesson_progress_complete(learner=row.learner, lesson=row.lesson, served_token=None, max_minutes=60)
+    # Times on a whole second are written without a fraction (the database formats them).
+    LessonProgress.objects.filter(pk__in=[rows[0].pk, rows[4].pk]).update(first_opened_at=T0, last_opened_at=T0)
+    LessonProgress.objects.filter(pk=rows[0].pk).update(completed_at=T0 + dt.timedelta(seconds=1))
     _progress(other_organisation, learners=2, lessons=1)  # another organisation's learners
     lesson_progress_open(learner=rows[0].learner, lesson=LessonFactory())  # a course not enrolled in
     expected = _feed_by_orm(organisation, completed_only=completed_only)
@@ -171,6 +174,7 @@ def test_feed_rows_equal_the_orm_definition_through_the_serializer(organisation,
     assert [list(row.items()) for row in feed_rows(page)] == [
         list(row.items()) for row in FeedRowSerializer(expected, many=True).data
     ]
+    assert "2026-03-01T09:00:00Z" in {row["first_opened_at"] for row in feed_rows(page)}
     # Backwards, from past the last row: the same rows, reversed.
     back = query.order_by(*(f"-{field}" for field in query.ordering))
     assert [row["pk"] for row in back[0:100]] == [p.pk for p in reversed(expected)]
@@ -329,3 +333,29 @@ def test_throttle_opens_each_window_once_then_only_counts(token_client, settings
         assert calls == {"add": 1, "incr": 5}
     finally:
         shared.clear()
+
+
+def test_a_cursor_issued_before_positions_were_iso_text_still_continues_the_feed(token_client, organisation):
+    """Positions were once written as str(datetime) ("2026-03-01 09:00:00+00:00"); an integrator may
+    hold such a cursor across the upgrade. It must continue from the same place, ties included."""
+    from base64 import b64decode, b64encode
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    rows = _progress(organisation, learners=3, lessons=2)  # 6 rows: 3 tied at T0, then one a second
+    for i, p in enumerate(rows):
+        when = T0 + dt.timedelta(seconds=max(0, i - 2), microseconds=250 if i > 2 else 0)
+        LessonProgress.objects.filter(pk=p.pk).update(first_opened_at=T0, last_opened_at=when)
+    client = token_client(Scope.PROGRESS_READ)
+    url = reverse("v1:progress-feed-list")
+    after_first = client.get(url, {"page_size": 2}).json()["next"]  # positioned inside the tie
+    after_second = client.get(after_first).json()["next"]  # positioned after it
+    for link in (after_first, after_second):
+        parts = urlsplit(link)
+        query = parse_qs(parts.query)
+        cursor = parse_qs(b64decode(query["cursor"][0]).decode())
+        if "p" in cursor:  # the position, as it used to be written
+            cursor["p"] = [str(dt.datetime.fromisoformat(cursor["p"][0].replace("Z", "+00:00")))]
+        old = b64encode(urlencode(cursor, doseq=True).encode()).decode()
+        old_link = f"{parts.path}?{urlencode({**query, 'cursor': old}, doseq=True)}"
+        assert old_link != link
+        assert _walk(client, old_link, {}) == _walk(client, link, {})
