@@ -13,7 +13,7 @@ import hmac
 from dataclasses import dataclass, replace
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 from django.utils.dateparse import parse_datetime
 
 from curriculum.models import Lesson
@@ -161,7 +161,8 @@ _FEED_TIMES = ("first_opened_at", "last_opened_at", "completed_at", "updated_at"
 # ORM (two correlated subqueries, three joins) cost about 1.5 ms of Python a
 # page, twice what PostgreSQL spends running it (issue #8). `{order}`,
 # `{where}` and `{direction}` are filled only from the constants in
-# `FeedQuery`; every value is a parameter.
+# `FeedQuery`; every value is a parameter but the page's limit and offset,
+# written in as integers (`_CursorFeed.__getitem__`).
 #
 # "Has an enrolment" is a scalar subquery, not EXISTS: PostgreSQL turns
 # EXISTS into a semi-join and, with its estimate for it (one row), joined
@@ -185,7 +186,7 @@ _FEED_SQL = """
              LIMIT 1) IS NOT NULL
            {where}
      ORDER BY progress.{order} {direction}, progress.id {direction}
-     LIMIT %s OFFSET %s
+     LIMIT {limit:d} OFFSET {offset:d}
 """
 
 
@@ -249,7 +250,15 @@ class _CursorFeed:
         return replace(self, after=(operator, value))
 
     def __getitem__(self, page: slice) -> list:
-        return self._page(limit=page.stop - page.start, offset=page.start)
+        # The limit and offset are written into the SQL, not sent as
+        # parameters: psycopg prepares a statement a connection runs often
+        # (settings.py), and PostgreSQL then plans it once for any
+        # parameters only if that plan costs no more than the plans for
+        # each; with the limit unknown it never did, so it planned every
+        # page again (0.5-0.9 ms, more than running it; issue #8). DRF
+        # caps both (`max_page_size`, `offset_cutoff`), so a connection
+        # keeps few such statements.
+        return self._page(limit=int(page.stop - page.start), offset=int(page.start))
 
     def _page(self, *, limit: int, offset: int) -> list:
         raise NotImplementedError
@@ -297,11 +306,11 @@ class FeedQuery(_CursorFeed):
         if self.completed_only:
             where = " AND progress.completed_at IS NOT NULL" + where
         sql = _FEED_SQL.format(  # nosec B608: only the constants above are formatted in
-            where=where, order=self.column, direction=self._direction,
+            where=where, order=self.column, direction=self._direction, limit=limit, offset=offset,
             **{name: _iso_sql(f"progress.{name}") for name in _FEED_TIMES},
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self.organisation_id, self.organisation_id, *params, limit, offset])
+            cursor.execute(sql, [self.organisation_id, self.organisation_id, *params])
             rows = cursor.fetchall()
         return [
             dict(zip(FEED_VALUES, (*row[:4], _iso(row[4]), _iso(row[5]), _iso(row[6]), *row[7:9], _iso(row[9])),
@@ -332,7 +341,7 @@ _CERTIFICATE_FEED_SQL = """
                             WHERE revocation.certificate_id = certificate.id)
                {issued_where}
          ORDER BY certificate.issued_at {direction}, certificate.id {direction}
-         LIMIT %s
+         LIMIT {walk:d}
     ) issued
     UNION ALL
     SELECT id, updated_at FROM (
@@ -344,11 +353,52 @@ _CERTIFICATE_FEED_SQL = """
          WHERE TRUE
                {revoked_where}
          ORDER BY revocation.revoked_at {direction}, revocation.certificate_id {direction}
-         LIMIT %s
+         LIMIT {walk:d}
     ) revoked
     ORDER BY updated_at {direction}, id {direction}
-    LIMIT %s OFFSET %s
+    LIMIT {limit:d} OFFSET {offset:d}
 """
+
+
+# What a certificate feed row holds (`CertificateFeedQuery` rows are dicts
+# with these keys): the certificate's printed fields, the learner as the
+# organisation knows them, whether it was reissued (`superseded`), and its
+# claim's and revocation's. Times and the date are ISO 8601 text as the API
+# writes them; decimals are as the database returns them.
+CERTIFICATE_FEED_VALUES = (
+    "pk", "external_id", "code", "learner_name", "profession", "activity_title", "completed_on", "credit_type",
+    "credit_label", "amount", "uan", "designation_statement", "accreditation_statement", "provider_name",
+    "provider_address", "issued_at", "superseded", "claim__hours", "claim__attested_at",
+    "revocation__revoked_at", "updated_at",
+)
+_CERTIFICATE_FEED_TIMES = {"issued_at", "claim__attested_at", "revocation__revoked_at", "updated_at"}
+
+# The page's rows: `_CERTIFICATE_FEED_SQL`'s page of ids, then each
+# certificate's fields by primary key, in one query. (Two before: the ids,
+# then an ORM queryset of the certificates, whose building and compiling cost
+# more than both queries ran; issue #8.)
+_CERTIFICATE_ROWS_SQL = """
+    SELECT certificate.id, identity.external_id, certificate.code, certificate.learner_name,
+           certificate.profession, certificate.activity_title, {completed_on}, certificate.credit_type,
+           certificate.credit_label, certificate.amount, certificate.uan, certificate.designation_statement,
+           certificate.accreditation_statement, certificate.provider_name, certificate.provider_address,
+           {issued_at}, successor.id IS NOT NULL, claim.hours, {attested_at}, {revoked_at}, {updated_at}
+      FROM ({page}) page
+      JOIN credits_certificate certificate ON certificate.id = page.id
+      JOIN credits_claim claim ON claim.id = certificate.claim_id
+      JOIN lms_externallearner identity ON identity.user_id = claim.learner_id AND identity.organisation_id = %s
+      LEFT JOIN credits_certificaterevocation revocation ON revocation.certificate_id = certificate.id
+      LEFT JOIN credits_certificate successor ON successor.supersedes_id = certificate.id
+     ORDER BY page.updated_at {direction}, page.id {direction}
+"""
+
+
+def _date_sql(column: str) -> str:
+    """SQL for a date column as ISO 8601 text. SQLite holds it so, but Django's
+    converter for the column's declared type would read it back as a date."""
+    if connection.vendor == "postgresql":
+        return f"to_char({column}, 'YYYY-MM-DD')"
+    return f"date({column})"
 
 
 @dataclass(frozen=True)
@@ -356,30 +406,33 @@ class CertificateFeedQuery(_CursorFeed):
     """The certificates of an organisation's learners, ordered by `updated_at` (the revocation
     time once revoked, else the issue time), ties by id.
 
-    Rows are the dicts `certificates` (a `.values()` queryset of the
-    organisation's certificates, with "pk" and "updated_at") gives for the
-    page's ids, in feed order. Two queries a page: the page's ids
-    (`_CERTIFICATE_FEED_SQL`), then those certificates' values.
+    Rows are `CERTIFICATE_FEED_VALUES` dicts, in feed order. One query a
+    page: `_CERTIFICATE_FEED_SQL` finds the page's ids, and
+    `_CERTIFICATE_ROWS_SQL` reads their certificates around it.
     """
 
-    certificates: QuerySet | None = None
-
-    def _page(self, *, limit: int, offset: int) -> list:
+    def _page(self, *, limit: int, offset: int) -> list[dict]:
         issued_where, issued_params = self._where("certificate.issued_at")
         revoked_where, revoked_params = self._where("revocation.revoked_at")
-        sql = _CERTIFICATE_FEED_SQL.format(  # nosec B608: only the constants above are formatted in
-            issued_where=issued_where, revoked_where=revoked_where, direction=self._direction
+        page = _CERTIFICATE_FEED_SQL.format(  # nosec B608: only the constants above are formatted in
+            issued_where=issued_where, revoked_where=revoked_where, direction=self._direction,
+            walk=offset + limit, limit=limit, offset=offset,
         )
-        walk = offset + limit
+        sql = _CERTIFICATE_ROWS_SQL.format(  # nosec B608: only the constants above are formatted in
+            page=page, direction=self._direction, completed_on=_date_sql("certificate.completed_on"),
+            issued_at=_iso_sql("certificate.issued_at"), attested_at=_iso_sql("claim.attested_at"),
+            revoked_at=_iso_sql("revocation.revoked_at"), updated_at=_iso_sql("page.updated_at"),
+        )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [
-                self.organisation_id, *issued_params, walk, self.organisation_id, *revoked_params, walk, limit, offset,
-            ])
-            ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return []
-        by_id = {row["pk"]: row for row in self.certificates.filter(pk__in=ids).order_by()}
-        return [by_id[pk] for pk in ids if pk in by_id]
+            cursor.execute(sql, [self.organisation_id, *issued_params, self.organisation_id, *revoked_params,
+                                 self.organisation_id])
+            rows = cursor.fetchall()
+        times = [name in _CERTIFICATE_FEED_TIMES for name in CERTIFICATE_FEED_VALUES]
+        return [
+            {name: _iso(value) if time else value
+             for name, value, time in zip(CERTIFICATE_FEED_VALUES, row, times, strict=True)}
+            for row in rows
+        ]
 
 
 def link_request_list(*, learner) -> list[LinkRequest]:
