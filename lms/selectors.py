@@ -255,7 +255,7 @@ class _CursorFeed:
         # (settings.py), and PostgreSQL then plans it once for any
         # parameters only if that plan costs no more than the plans for
         # each; with the limit unknown it never did, so it planned every
-        # page again (0.5-0.9 ms, more than running it; issue #8). DRF
+        # page again (0.4-1.3 ms, as much as running it; issue #8). DRF
         # caps both (`max_page_size`, `offset_cutoff`), so a connection
         # keeps few such statements.
         return self._page(limit=int(page.stop - page.start), offset=int(page.start))
