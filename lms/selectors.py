@@ -371,7 +371,11 @@ CERTIFICATE_FEED_VALUES = (
     "provider_address", "issued_at", "superseded", "claim__hours", "claim__attested_at",
     "revocation__revoked_at", "updated_at",
 )
-_CERTIFICATE_FEED_TIMES = {"issued_at", "claim__attested_at", "revocation__revoked_at", "updated_at"}
+# Which of those are times (`_iso` finishes the database's text of them).
+_CERTIFICATE_FEED_IS_TIME = tuple(
+    name in {"issued_at", "claim__attested_at", "revocation__revoked_at", "updated_at"}
+    for name in CERTIFICATE_FEED_VALUES
+)
 
 # The page's rows: `_CERTIFICATE_FEED_SQL`'s page of ids, then each
 # certificate's fields by primary key, in one query. (Two before: the ids,
@@ -427,10 +431,9 @@ class CertificateFeedQuery(_CursorFeed):
             cursor.execute(sql, [self.organisation_id, *issued_params, self.organisation_id, *revoked_params,
                                  self.organisation_id])
             rows = cursor.fetchall()
-        times = [name in _CERTIFICATE_FEED_TIMES for name in CERTIFICATE_FEED_VALUES]
         return [
             {name: _iso(value) if time else value
-             for name, value, time in zip(CERTIFICATE_FEED_VALUES, row, times, strict=True)}
+             for name, value, time in zip(CERTIFICATE_FEED_VALUES, row, _CERTIFICATE_FEED_IS_TIME, strict=True)}
             for row in rows
         ]
 

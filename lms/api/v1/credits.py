@@ -33,7 +33,7 @@ from credits import services as credit_services
 from credits.models import Certificate, CreditType, Evaluation, credit_line
 from lms import selectors as lms_selectors
 from lms.api.v1.base import ApiPolicy, FeedCursorPagination
-from lms.api.v1.views import FeedQuerySerializer
+from lms.api.v1.views import FeedListMixin, FeedQuerySerializer
 from lms.models import ExternalLearner, Organisation, Scope
 
 # secrets.token_urlsafe(16) makes 22 characters of this alphabet (credits.views
@@ -370,7 +370,9 @@ class CertificateFeedPagination(FeedCursorPagination):
     ordering = ("updated_at", "pk")
 
 
-class CertificateFeedViewSet(ApiPolicy, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CertificateFeedViewSet(
+    ApiPolicy, FeedListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Certificates (claims of credit) of your learners, oldest change first; `updated_since`
     filters on updated_at, so a revocation shows up again."""
 
@@ -384,9 +386,7 @@ class CertificateFeedViewSet(ApiPolicy, mixins.ListModelMixin, mixins.RetrieveMo
         organisation = self.organisation()
         if self.action != "list":
             return organisation_certificates(organisation=organisation)
-        query = {}
-        if self.request.query_params:  # none given, nothing to check
-            query = self.validate_input(self.request, FeedQuerySerializer, data=self.request.query_params.dict())
+        query = self._feed_input()
         return lms_selectors.CertificateFeedQuery(
             organisation_id=organisation.pk, updated_since=query.get("updated_since")
         )
