@@ -61,7 +61,7 @@ ALLOWED_HOSTS = env_list(
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.AdminConfig",  # django.contrib.admin, with config/admin.py as its site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

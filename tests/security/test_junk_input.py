@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from lms.models import ExternalLearner, Scope
 from lms.services import integration_token_create
+from tests.lms.factories import OrganisationFactory
 from tests.security.test_access_matrix import MATRIX, client_for, routes, url_for, world_build
 
 ROLES = ("anonymous", "learner_a", "staff")
@@ -190,13 +191,33 @@ def test_no_admin_page_answers_junk_with_a_server_error(world):
             for method in ("get", "post"):
                 if (status := getattr(client, method)(changelist + suffix).status_code) >= 500:
                     problems.append(f"{method.upper()} {changelist}{suffix}: {status}")
-        # Ids that name nothing, not text: Django's own action handling filters on what was
-        # posted without checking it first, so `abc` is a 500 there (a tampered staff form).
+        # Ids that name nothing, and values that are not ids (a tampered staff form): Django's
+        # own action handling filters on what was posted; config/admin.py checks it first.
         for action in (*model_admin.get_actions(_request(world)), "no_such_action"):
-            body = {"action": action, "_selected_action": ["-1", "999999"], "index": "0"}
-            if (status := client.post(changelist, body).status_code) >= 500:
-                problems.append(f"POST {changelist} action {action}: {status}")
+            for selected in (["-1", "999999"], ["abc", "1.5"], ["9" * 30]):
+                body = {"action": action, "_selected_action": selected, "index": "0"}
+                if (status := client.post(changelist, body).status_code) >= 500:
+                    problems.append(f"POST {changelist} action {action} on {selected}: {status}")
     assert not problems, "\n".join(problems)
+
+
+def test_an_admin_action_on_a_selection_that_is_not_ids_is_a_400_that_says_so(world):
+    """Django alone answers a 500 here (it filters on the posted values unchecked)."""
+    client = client_for("staff", world)
+    changelist = reverse("admin:lms_integrationtoken_changelist")
+    token = integration_token_create(organisation=OrganisationFactory(), name="kept", scopes=[Scope.PROGRESS_READ])[0]
+    response = client.post(changelist, {"action": "revoke", "_selected_action": [token.pk, "abc"], "index": "0"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "The selection must be ids of integration tokens: &#x27;abc&#x27; is not one." in response.content.decode()
+    token.refresh_from_db()
+    assert token.revoked_at is None  # nothing of the selection was acted on
+    # A valid selection still goes through to the action.
+    client.post(changelist, {"action": "revoke", "_selected_action": [token.pk], "index": "0"})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    # Signed out, the same post goes to the log-in page, as before.
+    response = Client().post(changelist, {"action": "revoke", "_selected_action": ["abc"], "index": "0"})
+    assert response.status_code == HTTPStatus.FOUND and "/admin/login/" in response["Location"]
 
 
 def _request(world):
