@@ -343,6 +343,8 @@ LMS_EXPORT_STALE_SECONDS = env_int("LMS_EXPORT_STALE_SECONDS", 900)
 LMS_EXPORT_RETENTION_HOURS = env_int("LMS_EXPORT_RETENTION_HOURS", 72)
 if LMS_EXPORT_RETENTION_HOURS < 1:
     raise ImproperlyConfigured("LMS_EXPORT_RETENTION_HOURS must be at least 1: staff need time to download.")
+# How often a worker process deletes expired export files (on its first pass, then this often).
+LMS_EXPORT_HOUSEKEEPING_SECONDS = env_int("LMS_EXPORT_HOUSEKEEPING_SECONDS", 300)
 # LTI 1.3 (lms/lti): where OIDC state and nonces live, and how long; the platform key-set cache.
 LTI_CACHE_ALIAS = "lms"
 LTI_LAUNCH_DATA_SECONDS = env_int("LTI_LAUNCH_DATA_SECONDS", 3600)

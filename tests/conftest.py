@@ -34,12 +34,15 @@ def _empty_version_cache():
 
 
 @pytest.fixture(autouse=True)
-def _outbox_floor_reset():
+def _worker_state_reset():
     """Each test's events start again from low ids (SQLite rolls its counters back), so the
-    outbox's per-process fan-out floor starts each test at zero, as a new worker does."""
+    outbox's per-process fan-out floor starts each test at zero, as a new worker does; and
+    each test's first export pass expires files, as a new worker's does."""
+    from lms.exports.services import HOUSEKEEPING_CLOCK
     from lms.outbox import FANOUT_FLOOR
 
     FANOUT_FLOOR.reset()
+    HOUSEKEEPING_CLOCK.reset()  # likewise: each test's worker expires export files on its first pass
 
 
 @pytest.fixture

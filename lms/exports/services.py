@@ -280,13 +280,37 @@ def _orphans_delete(root: Path, held: set[str], cutoff: dt.datetime) -> int:
     return deleted
 
 
+@dataclass
+class HousekeepingClock:
+    """When this process last expired export files (time.monotonic()); None: its next pass does.
+
+    The files' retention is hours long, so a worker passing every few seconds
+    expires them every LMS_EXPORT_HOUSEKEEPING_SECONDS, not on every pass
+    (two queries and a walk of LMS_EXPORTS_ROOT each time). A new process,
+    and so every `--once` run, expires them on its first pass.
+    """
+
+    done_at: float | None = None
+
+    def due(self) -> bool:
+        return self.done_at is None or time.monotonic() - self.done_at >= settings.LMS_EXPORT_HOUSEKEEPING_SECONDS
+
+    def reset(self) -> None:
+        self.done_at = None
+
+
+HOUSEKEEPING_CLOCK = HousekeepingClock()
+
+
 def export_jobs_run_once(*, worker: str, limit: int = 1, say: Callable[[str], object] | None = None) -> int:
-    """Expire old files and recover stale jobs, then claim and run up to `limit` queued ones.
-    Returns how many ran."""
-    housekeeping = export_files_expire()
-    if say and (housekeeping.expired or housekeeping.orphans):
-        say(f"{worker}: export files deleted after {settings.LMS_EXPORT_RETENTION_HOURS} hours: "
-            f"{housekeeping.expired} of expired jobs, {housekeeping.orphans} that no job held")
+    """Expire old files (when HOUSEKEEPING_CLOCK is due) and recover stale jobs, then claim
+    and run up to `limit` queued ones. Returns how many ran."""
+    if HOUSEKEEPING_CLOCK.due():
+        housekeeping = export_files_expire()
+        HOUSEKEEPING_CLOCK.done_at = time.monotonic()
+        if say and (housekeeping.expired or housekeeping.orphans):
+            say(f"{worker}: export files deleted after {settings.LMS_EXPORT_RETENTION_HOURS} hours: "
+                f"{housekeeping.expired} of expired jobs, {housekeeping.orphans} that no job held")
     requeued, failed = export_jobs_recover()
     if say and (requeued or failed):
         say(f"{worker}: export jobs re-queued {requeued}, failed as stale {failed}")

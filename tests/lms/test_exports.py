@@ -674,6 +674,17 @@ def test_the_workers_delete_expired_files_and_say_so(done_job, settings, exports
     assert "w1: export files deleted after 72 hours: 1 of expired jobs, 0 that no job held" in out.getvalue()
 
 
+def test_a_looping_worker_expires_files_on_its_first_pass_then_once_an_interval(done_job, settings, exports_root):
+    settings.LMS_EXPORT_HOUSEKEEPING_SECONDS = 300
+    services.export_jobs_run_once(worker="w1")  # its first pass: the file is not old yet
+    _age(done_job, settings.LMS_EXPORT_RETENTION_HOURS + 1)
+    services.export_jobs_run_once(worker="w1")  # a pass a moment later: not due, the file stays
+    assert ExportJob.objects.get(pk=done_job.pk).state == "done" and len(_files(exports_root)) == 1
+    services.HOUSEKEEPING_CLOCK.done_at -= 301  # five minutes on
+    services.export_jobs_run_once(worker="w1")
+    assert ExportJob.objects.get(pk=done_job.pk).state == "expired" and _files(exports_root) == []
+
+
 @pytest.mark.parametrize("value", ["0", "-3"])
 def test_a_retention_under_an_hour_is_refused_at_start(value):
     env = {**os.environ, "LMS_EXPORT_RETENTION_HOURS": value, "DJANGO_SETTINGS_MODULE": "config.settings"}
