@@ -1,5 +1,6 @@
 """How many rows a query reads, by PostgreSQL's EXPLAIN ANALYZE: for tests that a query's cost
-does not grow with data it should not look at (tests/test_scale.py, the outbox's fan-out).
+does not grow with data it should not look at (tests/test_scale.py, the outbox's fan-out);
+and how often PostgreSQL planned a prepared statement (`plans_of`).
 
 Whole-table plans (sequential and bitmap scans, hash and merge joins) are
 disabled while explaining: test tables are tiny, so the planner would read
@@ -106,3 +107,15 @@ def selects_captured():
 
     with connection.execute_wrapper(capture):
         yield ran
+
+
+def plans_of(fragment: str) -> tuple[int, int]:
+    """(generic, custom) plans PostgreSQL made for this connection's prepared statements
+    whose text holds `fragment` (pg_prepared_statements, PostgreSQL 14+)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)"
+            " FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%" + fragment + "%"],
+        )
+        return tuple(int(count) for count in cursor.fetchone())

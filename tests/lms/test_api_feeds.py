@@ -21,6 +21,7 @@ from lms.models import Scope
 from tests.factories import CourseFactory, LessonFactory
 from tests.lms.factories import EnrolmentFactory
 from tests.lms.schema import assert_matches_schema
+from tests.scale import plans_of
 
 pytestmark = pytest.mark.django_db
 
@@ -121,20 +122,6 @@ def test_feed_query_counts_do_not_grow_with_learners(token_client, organisation,
         completions.get(reverse("v1:completion-feed-list"), {"page_size": 10})
 
 
-def _plans_of(fragment: str) -> tuple[int, int]:
-    """(generic, custom) plans PostgreSQL made for this connection's prepared statements
-    whose text holds `fragment` (pg_prepared_statements, PostgreSQL 14+)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)"
-            " FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%" + fragment + "%"],
-        )
-        return tuple(int(count) for count in cursor.fetchone())
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize(("feed", "scope", "fragment"), [
     ("v1:progress-feed-list", Scope.PROGRESS_READ, "FROM curriculum_lessonprogress progress"),
@@ -162,10 +149,10 @@ def test_a_feed_page_is_planned_once_per_connection_not_per_request(token_client
     client.get(reverse("v1:course-list"))  # the token's last-used time is written once a minute, not here
     for _ in range(10):
         assert client.get(reverse(feed), {"page_size": 2}).status_code == HTTPStatus.OK
-    generic, custom = _plans_of(fragment)
+    generic, custom = plans_of(fragment)
     for _ in range(10):
         assert client.get(reverse(feed), {"page_size": 2}).status_code == HTTPStatus.OK
-    assert _plans_of(fragment) == (generic + 10, custom)
+    assert plans_of(fragment) == (generic + 10, custom)
 
 
 def _ext(user_id: int) -> str:
