@@ -161,7 +161,7 @@ _ATTEMPT_SQL = f"""
       LEFT JOIN curriculum_lesson lesson ON lesson.id = quiz.lesson_id
       LEFT JOIN curriculum_lessonversion version ON version.id = lesson.current_version_id
      WHERE attempt.id = %s AND attempt.learner_id = %s
-"""  # noqa: S608  # nosec B608: column names from the models; values are parameters
+"""  # noqa: S608 (column names from the models; values are parameters)
 
 
 def attempt_get(*, attempt_id: int, learner) -> Attempt:
