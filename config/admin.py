@@ -3,8 +3,9 @@
 Django's changelist filters on the posted `_selected_action` values without
 checking them (`ModelAdmin.response_action`), so an id that is not an id
 ("abc") reaches the database as a lookup and fails there. Here each posted
-value is first converted by the model's primary key field, and one that
-does not convert, or is an integer beyond the column's range, is refused with the site's 400 page, naming it.
+value is first converted by the model's primary key field; one that does
+not convert, or is an integer beyond the column's range, is refused with
+the site's 400 page, which names it.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 Several hot reads are written out in SQL (the lesson page, the dashboard, an
 attempt with its quiz): the ORM spent more Python building their joins than
 the database spent running them. What the ORM also does is convert each value
-as its field expects, and a raw cursor does not: SQLite returns a decimal as a
-float, a time as text, a boolean as 0 or 1, and both databases return JSON as
-text. These helpers apply the same conversions (the backend's, then the
-field's own), so a written-out read gives what the ORM gives.
+as its field expects, and a raw cursor does not fully: SQLite returns a
+decimal as a float, a naive time, and an aggregate's time (MIN, MAX) as text,
+and JSON comes back as text. These helpers apply the same conversions (the
+backend's, then the field's own), so a written-out read gives what the ORM
+gives; tests/quizzes hold each written-out read to the ORM on both databases.
 """
 
 from __future__ import annotations
