@@ -152,16 +152,21 @@ def recheck_source_get(*, learner, course_id: int) -> Attempt | None:
 # joins (two of them nullable, with deferred columns) around a one-row lookup.
 # The lesson version's page bodies are left out (deferred), as before.
 _ATTEMPT_VERSION_DEFERRED = ("source", "body_html", "toc_html")
-_ATTEMPT_SQL = f"""
-    SELECT {db_rows.columns(Attempt, "attempt")}, {db_rows.columns(Quiz, "quiz")}, {db_rows.columns(Course, "course")},
-           {db_rows.columns(Lesson, "lesson")}, {db_rows.columns(LessonVersion, "version", exclude=_ATTEMPT_VERSION_DEFERRED)}
+_ATTEMPT_SQL = """
+    SELECT {attempt}, {quiz}, {course}, {lesson}, {version}
       FROM quizzes_attempt attempt
       JOIN quizzes_quiz quiz ON quiz.id = attempt.quiz_id
       JOIN curriculum_course course ON course.id = quiz.course_id
       LEFT JOIN curriculum_lesson lesson ON lesson.id = quiz.lesson_id
       LEFT JOIN curriculum_lessonversion version ON version.id = lesson.current_version_id
      WHERE attempt.id = %s AND attempt.learner_id = %s
-"""  # noqa: S608 (column names from the models; values are parameters)
+""".format(  # noqa: S608  # nosec B608: column names from the models; values are parameters
+    attempt=db_rows.columns(Attempt, "attempt"),
+    quiz=db_rows.columns(Quiz, "quiz"),
+    course=db_rows.columns(Course, "course"),
+    lesson=db_rows.columns(Lesson, "lesson"),
+    version=db_rows.columns(LessonVersion, "version", exclude=_ATTEMPT_VERSION_DEFERRED),
+)
 
 
 def attempt_get(*, attempt_id: int, learner) -> Attempt:
