@@ -305,7 +305,7 @@ class FeedQuery(_CursorFeed):
         where, params = self._where(f"progress.{self.column}")
         if self.completed_only:
             where = " AND progress.completed_at IS NOT NULL" + where
-        sql = _FEED_SQL.format(  # nosec B608: only the constants above are formatted in
+        sql = _FEED_SQL.format(  # only the constants above are formatted in
             where=where, order=self.column, direction=self._direction, limit=limit, offset=offset,
             **{name: _iso_sql(f"progress.{name}") for name in _FEED_TIMES},
         )
@@ -418,11 +418,11 @@ class CertificateFeedQuery(_CursorFeed):
     def _page(self, *, limit: int, offset: int) -> list[dict]:
         issued_where, issued_params = self._where("certificate.issued_at")
         revoked_where, revoked_params = self._where("revocation.revoked_at")
-        page = _CERTIFICATE_FEED_SQL.format(  # nosec B608: only the constants above are formatted in
+        page = _CERTIFICATE_FEED_SQL.format(  # only the constants above are formatted in
             issued_where=issued_where, revoked_where=revoked_where, direction=self._direction,
             walk=offset + limit, limit=limit, offset=offset,
         )
-        sql = _CERTIFICATE_ROWS_SQL.format(  # nosec B608: only the constants above are formatted in
+        sql = _CERTIFICATE_ROWS_SQL.format(  # only the constants above are formatted in
             page=page, direction=self._direction, completed_on=_date_sql("certificate.completed_on"),
             issued_at=_iso_sql("certificate.issued_at"), attested_at=_iso_sql("claim.attested_at"),
             revoked_at=_iso_sql("revocation.revoked_at"), updated_at=_iso_sql("page.updated_at"),

@@ -152,6 +152,7 @@ def recheck_source_get(*, learner, course_id: int) -> Attempt | None:
 # joins (two of them nullable, with deferred columns) around a one-row lookup.
 # The lesson version's page bodies are left out (deferred), as before.
 _ATTEMPT_VERSION_DEFERRED = ("source", "body_html", "toc_html")
+# Formatted once, at import, with column names from the models; values are parameters.
 _ATTEMPT_SQL = """
     SELECT {attempt}, {quiz}, {course}, {lesson}, {version}
       FROM quizzes_attempt attempt
@@ -160,7 +161,7 @@ _ATTEMPT_SQL = """
       LEFT JOIN curriculum_lesson lesson ON lesson.id = quiz.lesson_id
       LEFT JOIN curriculum_lessonversion version ON version.id = lesson.current_version_id
      WHERE attempt.id = %s AND attempt.learner_id = %s
-""".format(  # noqa: S608  # nosec B608: column names from the models; values are parameters
+""".format(  # noqa: S608  # nosec B608
     attempt=db_rows.columns(Attempt, "attempt"),
     quiz=db_rows.columns(Quiz, "quiz"),
     course=db_rows.columns(Course, "course"),
