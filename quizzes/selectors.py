@@ -305,6 +305,43 @@ def attempt_questions_get(*, attempt: Attempt) -> list[QuestionView]:
 attempt_questions_get.cache_clear = _VERSION_CACHE.clear
 
 
+# Per-process cache of answer keys, for grading only: a version's type and correct option ids.
+# Never read by a page or the API before submission (quizzes/services.py grades with it). It
+# cannot be stale for the reason _VERSION_CACHE cannot: a version and its options are never
+# updated. Bounded the same way.
+_KEY_CACHE: dict[int, grading.KeyItem] = {}
+_KEY_SQL = """
+    SELECT version.id, version.type, opt.id
+      FROM quizzes_itemversion version
+      LEFT JOIN quizzes_option opt ON opt.version_id = version.id AND opt.is_correct
+     WHERE version.id IN ({ids})
+"""
+
+
+def answer_keys_get(*, version_ids: list[int]) -> list[grading.KeyItem]:
+    """The answer key of each version, in the order given; one query for the versions this process
+    has not graded yet, none once it has (a submission grades 20 of the bank's few hundred)."""
+    missing = sorted({v for v in version_ids if v not in _KEY_CACHE})
+    if missing:
+        types: dict[int, str] = {}
+        correct: dict[int, set[int]] = {}
+        with connection.cursor() as cursor:
+            # Only placeholders are formatted in; the ids are parameters.
+            cursor.execute(_KEY_SQL.format(ids=", ".join(["%s"] * len(missing))), missing)  # noqa: S608  # nosec B608
+            for version_id, type_, option_id in cursor.fetchall():
+                types[version_id] = type_
+                options = correct.setdefault(version_id, set())
+                if option_id is not None:
+                    options.add(option_id)
+        if len(_KEY_CACHE) + len(types) > _VERSION_CACHE_MAX:
+            _KEY_CACHE.clear()
+        _KEY_CACHE.update({v: grading.KeyItem(v, types[v], frozenset(correct[v])) for v in types})
+    return [_KEY_CACHE[v] for v in version_ids]
+
+
+answer_keys_get.cache_clear = _KEY_CACHE.clear
+
+
 def check_feedback_get(*, attempt: Attempt, version_id: int) -> QuestionView:
     """One checked knowledge-check question with its feedback: its key and rationales, and no other's.
 

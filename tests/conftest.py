@@ -23,14 +23,15 @@ def _fast_settings(settings):
 @pytest.fixture(autouse=True)
 def _empty_version_cache():
     """Each test's database starts empty and reuses ids (SQLite), so start each test with empty
-    per-process caches of lesson and item versions; within a test the caches behave as in production."""
+    per-process caches of lesson and item versions and answer keys; within a test the caches behave as in production."""
     from curriculum.selectors import lesson_version_get
     from curriculum.views import version_fragments
-    from quizzes.selectors import attempt_questions_get
+    from quizzes.selectors import answer_keys_get, attempt_questions_get
 
     lesson_version_get.cache_clear()
     version_fragments.cache_clear()
     attempt_questions_get.cache_clear()
+    answer_keys_get.cache_clear()
 
 
 @pytest.fixture(autouse=True)

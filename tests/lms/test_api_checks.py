@@ -280,9 +280,9 @@ def test_check_endpoints_query_counts_are_constant(learner_api, django_assert_nu
     attempt = Attempt.objects.get(pk=started.json()["id"])
     version = attempt.layout[0]["version"]
     right = key_of(attempt)[version]["correct"]
-    # attempt; savepoint, lock, already checked?, responses, delete and insert choices, update response,
-    # key, verdict, answered event (one bulk insert), release; feedback: response, options, chosen
-    with django_assert_num_queries(15):
+    # attempt; savepoint, lock, already checked?, responses with choices, delete and insert choices,
+    # key, answer and verdict (one update), answered event, release; feedback: response, options, chosen
+    with django_assert_num_queries(14):
         response = check(learner_api, attempt, version, right)
     assert response.json()["question"]["is_correct"] is True
 

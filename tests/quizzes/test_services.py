@@ -183,6 +183,18 @@ def test_another_learners_attempt_is_not_found(learner, other_learner):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("attempt_id", [2**63, -(2**63) - 1, 0])
+def test_an_id_no_attempt_can_have_is_not_found_and_nothing_changes(learner, attempt_id):
+    """The lock's written-out query is not asked for ids beyond 64 bits (SQLite cannot bind them)."""
+    attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(1))
+    before = _snapshot(attempt)
+    for write in (services.attempt_submit, services.attempt_save_answers):
+        with pytest.raises(Attempt.DoesNotExist):
+            write(attempt_id=attempt_id, learner=learner, answers=[])
+    assert _snapshot(attempt) == before
+
+
+@pytest.mark.django_db
 def test_submit_grades_and_records_a_passed_event(learner):
     quiz = quiz_with_items(4)
     attempt = services.attempt_start(learner=learner, quiz=quiz)
@@ -193,6 +205,34 @@ def test_submit_grades_and_records_a_passed_event(learner):
     ]
     event = LearnerEvent.objects.exclude(verb="answered").get()
     assert (event.verb, event.object_ref, event.learner) == ("passed", f"quizzes.attempt:{attempt.pk}", learner)
+
+
+@pytest.mark.django_db
+def test_the_outcome_event_comes_before_the_answered_events_with_the_result_in_its_data(learner):
+    """One insert writes both kinds; the outbox delivers in id order, so the outcome goes first."""
+    quiz = quiz_with_items(3)
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    graded = services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=_answers(attempt, right=3))
+    events = list(LearnerEvent.objects.order_by("pk").values_list("verb", "data", "occurred_at", "learner_id"))
+    assert [verb for verb, *_ in events] == ["passed", "answered", "answered", "answered"], events
+    assert events[0][1] == {"score": "100.00", "number": 1, "quiz": quiz.pk}
+    assert {at for _, _, at, _ in events} == {graded.submitted_at}, events
+    assert {who for *_, who in events} == {learner.pk}
+
+
+@pytest.mark.django_db
+def test_grading_reads_each_answer_key_once_per_process(learner, other_learner, django_assert_num_queries):
+    """Keys are cached by item version (immutable); a later attempt on the same versions reads none,
+    and grades exactly as the first did."""
+    quiz = quiz_with_items(4, attempt_limit=None, wait_minutes=0)
+    first = services.attempt_start(learner=learner, quiz=quiz)
+    services.attempt_submit(attempt_id=first.pk, learner=learner, answers=_answers(first, right=2))
+    second = services.attempt_start(learner=other_learner, quiz=quiz)
+    answers = _answers(second, right=3)
+    with django_assert_num_queries(9):  # as test_submit_writes_every_verdict_... less the key
+        graded = services.attempt_submit(attempt_id=second.pk, learner=other_learner, answers=answers)
+    assert (graded.correct_count, graded.score) == (3, Decimal("75.00"))
+    assert Response.objects.filter(attempt=second, is_correct=True).count() == 3
 
 
 @pytest.mark.django_db
@@ -523,10 +563,10 @@ def test_submit_writes_every_verdict_confidence_and_answer_time_in_constant_quer
         options = frozenset() if index % 4 == 3 else frozenset(key[v]["correct"] if index % 2 else {min(key[v]["wrong"])})
         answers.append(Answer(v, options, confidence))
         expected[v] = (confidence, bool(options), bool(options) and index % 2 == 1)
-    # savepoint, lock, responses, delete choices, insert choices, update responses; key, chosen,
-    # update verdicts, update attempt; outbox event (get, savepoint, insert, release);
-    # the per-question answered events (one bulk insert, whatever the number of questions); release
-    with django_assert_num_queries(16):
+    # savepoint, lock, responses with their choices, delete choices, insert choices; the key (this
+    # process has not graded these versions yet), answers and verdicts (one update), the attempt;
+    # the outcome and per-question answered events (one insert, whatever the number); release
+    with django_assert_num_queries(10):
         graded = services.attempt_submit(attempt_id=attempt.pk, learner=learner, answers=answers)
     rows = Response.objects.filter(attempt=attempt).values_list("item_version_id", "confidence", "answered_at", "is_correct")
     assert {v: (c, at is not None, right) for v, c, at, right in rows} == expected

@@ -323,10 +323,10 @@ def test_submit_query_count_is_constant(learner_client, learner, django_assert_n
     quiz = quiz_with_items(n_questions)
     attempt = services.attempt_start(learner=learner, quiz=quiz)
     data = _post_answers(attempt, right=n_questions)
-    # session, user, attempt; savepoint, lock, responses, delete choices, insert choices,
-    # update responses; key, chosen, grade responses, update attempt; event (get, savepoint,
-    # insert, release); answered events (one bulk insert); release
-    with django_assert_num_queries(19):
+    # session, user, attempt; savepoint, lock, responses with their choices, delete choices,
+    # insert choices; key (not graded in this process yet), answers and verdicts (one update),
+    # attempt; outcome and answered events (one insert); release
+    with django_assert_num_queries(13):
         response = learner_client.post(reverse("quizzes:attempt_detail", args=[attempt.pk]), data)
     assert response.status_code == HTTPStatus.FOUND
 
