@@ -74,5 +74,15 @@ class Reader:
         return self.model.from_db(connection.alias, self.attnames, values)
 
 
+def split(row, readers: list[Reader]) -> list:
+    """The values of `row` for each reader in turn: a query selecting several models' `columns`
+    one after another is read back a model at a time."""
+    parts, start = [], 0
+    for read in readers:
+        parts.append(row[start:start + read.width])
+        start += read.width
+    return parts
+
+
 def _same(value):
     return value

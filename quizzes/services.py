@@ -426,8 +426,7 @@ def _attempt_lock(attempt_id: int, learner) -> Attempt:
     write one at a time. Raises Attempt.DoesNotExist, also for an id no row can
     have (SQLite cannot even bind one beyond 64 bits).
     """
-    low, high = connection.ops.integer_field_range("BigAutoField")
-    if learner.pk is None or not low <= attempt_id <= high:
+    if not selectors.attempt_id_possible(attempt_id=attempt_id, learner=learner):
         raise Attempt.DoesNotExist("No such attempt.")
     lock = " FOR UPDATE OF attempt" if connection.features.has_select_for_update_of else ""
     with connection.cursor() as cursor:
@@ -435,9 +434,9 @@ def _attempt_lock(attempt_id: int, learner) -> Attempt:
         row = cursor.fetchone()
     if row is None:
         raise Attempt.DoesNotExist("No such attempt.")
-    read_attempt, read_quiz = db_rows.reader(Attempt), db_rows.reader(Quiz)
-    attempt = read_attempt(row[: read_attempt.width])
-    attempt.quiz = read_quiz(row[read_attempt.width:])
+    readers = [db_rows.reader(Attempt), db_rows.reader(Quiz)]
+    attempt, quiz = (read(part) for read, part in zip(readers, db_rows.split(row, readers), strict=True))
+    attempt.quiz = quiz
     return attempt
 
 
@@ -588,7 +587,7 @@ def _responses_update(responses: list[Response], names: tuple[str, ...]) -> None
         cursor.execute(sql, params)
 
 
-def _fields_update(attempt: Attempt, names: tuple[str, ...]) -> None:
+def _attempt_update(attempt: Attempt, names: tuple[str, ...]) -> None:
     """Write the fields `names` of the attempt as they are in memory: save(update_fields=...)'s
     UPDATE, written out (the ORM's building of it cost more than running it; issue #8)."""
     quote = connection.ops.quote_name
@@ -625,7 +624,7 @@ def attempt_save_answers(*, attempt_id: int, learner, answers: list[grading.Answ
     _, touched = _answers_store(attempt, answers, now)
     _responses_update(touched, _ANSWER_FIELDS)
     attempt.saved_at = now
-    _fields_update(attempt, ("saved_at",))
+    _attempt_update(attempt, ("saved_at",))
     return attempt
 
 
@@ -665,7 +664,7 @@ def _attempt_grade(attempt: Attempt, sheet: _Sheet, now, learner) -> None:
     attempt.correct_count = result.correct
     attempt.score = result.score
     attempt.passed = result.passed
-    _fields_update(attempt, ("submitted_at", "correct_count", "score", "passed"))
+    _attempt_update(attempt, ("submitted_at", "correct_count", "score", "passed"))
     outcome: tuple[LearnerEvent, ...] = ()
     if attempt.quiz.kind == Quiz.Kind.POSTTEST:
         # What learner_event_record would write; an attempt is graded once, so it is new.
