@@ -12,6 +12,7 @@ from http import HTTPStatus
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ from lms.models import Scope
 from tests.factories import CourseFactory, LessonFactory
 from tests.lms.factories import EnrolmentFactory
 from tests.lms.schema import assert_matches_schema
-from tests.scale import plans_of
+from tests.scale import plans_of, selects_captured
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,18 @@ def _fresh_throttle_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(params=["walk", "gather"])
+def feed_branch(request, monkeypatch):
+    """Each of the two ways PostgreSQL's page query finds a page (`lms.selectors._FEED_SCOPED_SQL`):
+    walking every organisation's progress, or gathering the organisation's own learners'. The
+    threshold between them is moved so that every organisation takes the branch asked for;
+    SQLite has one way only, and runs the test once for each parameter."""
+    from lms import selectors
+
+    monkeypatch.setattr(selectors, "_FEED_THRESHOLD_SQL", "0" if request.param == "walk" else "1000000")
+    return request.param
 
 
 def _progress(organisation, *, learners: int, lessons: int = 2) -> list[LessonProgress]:
@@ -185,7 +198,8 @@ def _feed_by_orm(organisation, *, completed_only: bool = False):
 
 
 @pytest.mark.parametrize("completed_only", [False, True], ids=["progress", "completions"])
-def test_feed_rows_equal_the_orm_definition_through_the_serializer(organisation, other_organisation, completed_only):
+def test_feed_rows_equal_the_orm_definition_through_the_serializer(organisation, other_organisation, completed_only,
+                                                                   feed_branch):
     """FeedQuery's SQL picks the rows the ORM definition picks, and `feed_rows` turns them into exactly
     what FeedRowSerializer (the schema's description) gives, keys in order."""
     from lms import selectors
@@ -212,6 +226,58 @@ def test_feed_rows_equal_the_orm_definition_through_the_serializer(organisation,
     # Backwards, from past the last row: the same rows, reversed.
     back = query.order_by(*(f"-{field}" for field in query.ordering))
     assert [row["pk"] for row in back[0:100]] == [p.pk for p in reversed(expected)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("completed_only", [False, True], ids=["progress", "completions"])
+def test_a_small_organisations_page_gathers_its_own_learners_rows_and_a_large_one_walks(
+        organisation, other_organisation, completed_only, monkeypatch):
+    """PostgreSQL runs one branch of the page query (`lms.selectors._FEED_SCOPED_SQL`): for an
+    organisation with fewer learners than the threshold, the branch that gathers its learners'
+    rows; the walk over every organisation's progress, which for ten learners among 10,000 took
+    57-270 ms a page (issue #8), is never run. With the threshold at 0 (a large organisation), the
+    walk runs and the gathering does not. Both give the organisation's rows."""
+    from lms import selectors
+    from tests.scale import rows_read
+
+    mine = _progress(organisation, learners=2, lessons=2)
+    others = _progress(other_organisation, learners=20, lessons=2)
+    if completed_only:
+        for row in mine + others:
+            lesson_progress_complete(learner=row.learner, lesson=row.lesson, served_token=None, max_minutes=60)
+    query = selectors.FeedQuery(organisation_id=organisation.pk, completed_only=completed_only)
+    progress = frozenset({"curriculum_lessonprogress"})
+
+    def branch_reads() -> tuple[int, int]:
+        """Progress rows the walk and the gathering read, by EXPLAIN ANALYZE of the page."""
+        with selects_captured() as ran:
+            page = query.order_by(*query.ordering)[0:51]
+        assert sorted(row["pk"] for row in page) == sorted(row.pk for row in mine)
+        ((sql, params),) = ran
+        with connection.connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params, prepare=False)
+            (document,) = cursor.fetchone()
+        plan = document[0]["Plan"]
+        append = _node(plan, ("Append", "Merge Append"))
+        walk, gather = append["Plans"]
+        return rows_read(walk, progress), rows_read(gather, progress)
+
+    walked, gathered = branch_reads()
+    assert walked == 0 and gathered >= len(mine)
+    monkeypatch.setattr(selectors, "_FEED_THRESHOLD_SQL", "0")
+    walked, gathered = branch_reads()
+    assert walked >= len(mine) and gathered == 0
+
+
+def _node(plan: dict, types: tuple[str, ...]) -> dict | None:
+    """The first node of one of `types` in an EXPLAIN plan, depth first."""
+    if plan["Node Type"] in types:
+        return plan
+    for child in plan.get("Plans", ()):
+        found = _node(child, types)
+        if found is not None:
+            return found
+    return None
 
 
 def test_progress_feed_previous_links_walk_back_over_the_same_pages(token_client, organisation):
