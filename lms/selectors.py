@@ -168,9 +168,10 @@ _FEED_TIMES = ("first_opened_at", "last_opened_at", "completed_at", "updated_at"
 # lesson's course are plain joins: each matches at most one row (both are
 # unique: organisation and user, learner and course), so a join neither
 # repeats nor drops a progress row, and the same identity row gives the
-# external id. PostgreSQL walks the feed's index (`curriculum_lp_updated_idx`
-# or `_completed_idx`) and probes both per row walked, memoizing them per
-# learner. Before, they were two correlated subqueries (one in the WHERE,
+# external id. This is the page on SQLite, and the walk of PostgreSQL's
+# (`_FEED_SCOPED_SQL`, below): PostgreSQL walks the feed's index
+# (`curriculum_lp_updated_idx` or `_completed_idx`) and probes both per row
+# walked, memoizing them per learner. Before, they were two correlated subqueries (one in the WHERE,
 # one for the external id): the identity was probed twice, and nothing was
 # memoized; a page took 0.6-1.2 ms to run at 2,000-10,000 learners, and
 # 0.4-0.65 ms with the joins. (Earlier still, an EXISTS semi-join, which
@@ -211,8 +212,8 @@ _FEED_SQL = """
 # `walk * R / (n * 8)` for R progress rows in all; they meet at
 # n = sqrt(walk * R) / 8: 267 learners for a page of 51 at 10,000 learners
 # (R from the table's statistics, `pg_class.reltuples`; at least
-# `FEED_FEW_LEARNERS_MIN`, which the tests move to take each branch). Both
-# branches return the page's ids, positions and external ids; the outer
+# `FEED_FEW_LEARNERS_MIN`; the tests replace `_FEED_THRESHOLD_SQL` to take
+# each branch). Both branches return the page's ids, positions and external ids; the outer
 # query reads the rows' columns for those alone.
 FEED_FEW_LEARNERS_MIN = 64
 _FEED_SCOPED_SQL = """
@@ -260,6 +261,7 @@ _FEED_THRESHOLD_SQL = (
     "(SELECT greatest({minimum:d}, sqrt({walk:d} * greatest(reltuples, 0)) / 8)::int"
     " FROM pg_class WHERE oid = 'curriculum_lessonprogress'::regclass)"
 )
+
 
 def _iso_sql(column: str) -> str:
     """SQL for a time column as the API writes it, but for the final "Z" (`_iso`).

@@ -376,10 +376,11 @@ class ApiJSONRenderer(JSONRenderer):
 
     The bytes are DRF's: compact, UTF-8, U+2028 and U+2029 escaped, and every
     type orjson does not write as DRF does (dates and times, decimals, lazy
-    strings, querysets...) handed to DRF's own encoder. tests/lms/test_api.py
-    holds the two to the same bytes. The one difference: orjson writes a
-    float's exponent without "+" (1e16, where Python writes 1e+16), and NaN or
-    infinity as null; the API serves no such floats. DRF's `json.dumps` took
+    strings, querysets...) handed to DRF's own encoder.
+    tests/lms/test_api_renderer.py holds the two to the same bytes. The one
+    difference: orjson writes a float's exponent without "+" (1e16, where
+    Python writes 1e+16), and NaN or infinity as null; the API serves no such
+    floats. DRF's `json.dumps` took
     a quarter of a millisecond for a 55 kB certificate feed page, orjson a
     twentieth of that (issue #8). Render once with `render_json(data)`, keep
     the bytes, return `Response(those bytes)`: no encoding per request at all.
