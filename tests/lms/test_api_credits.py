@@ -447,12 +447,17 @@ def test_certificate_feed_rows_equal_the_serializers_output(organisation):
     Certificate.objects.filter(pk=made[2].pk).update(
         credit_type=CreditType.COMPLETION, amount=Decimal("2.25"), issued_at=dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
     )
+    # Amounts as the API writes them, whichever way the database holds them (SQLite: 10 as an
+    # integer, 0.5 as a float): always two decimal places.
+    Certificate.objects.filter(pk=made[3].pk).update(amount=Decimal("10"))
+    Claim.objects.filter(pk=made[2].claim_id).update(hours=Decimal("0.5"))
     rows = certificate_feed_rows(CertificateFeedQuery(organisation_id=organisation.pk)[0:50])
     certificates = organisation_certificates(organisation=organisation).order_by("updated_at", "pk")
     expected = CertificateFeedRowSerializer(list(certificates), many=True).data
     assert {row["validity"] for row in rows} == {"valid", "revoked", "superseded"}
     assert any("hours of participation" in row["credit_line"] for row in rows)
     assert "2026-03-01T09:00:00Z" in [row["issued_at"] for row in rows]
+    assert {"2.25", "10.00"} <= {row["amount"] for row in rows} and "0.50" in {row["hours"] for row in rows}
     assert [list(row.items()) for row in rows] == [list(row.items()) for row in expected]
 
 
