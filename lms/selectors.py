@@ -248,7 +248,9 @@ _FEED_SCOPED_SQL = """
                 progress.completed_version_id, progress.seconds_on_page
            FROM lms_externallearner identity
            JOIN lms_enrolment enrolment ON enrolment.learner_id = identity.id
-           JOIN LATERAL (SELECT progress.*
+           JOIN LATERAL (SELECT progress.id, progress.lesson_id, progress.first_opened_at, progress.last_opened_at,
+                                progress.completed_at, progress.updated_at, progress.completed_version_id,
+                                progress.seconds_on_page
                            FROM curriculum_lessonprogress progress
                            JOIN curriculum_lesson lesson ON lesson.id = progress.lesson_id
                           WHERE progress.learner_id = identity.user_id AND lesson.course_id = enrolment.course_id
