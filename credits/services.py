@@ -366,12 +366,22 @@ def _claim_audit_data(claim: Claim) -> dict:
     }
 
 
+def _verification_code() -> str:
+    """A new certificate's verification code: `secrets.token_urlsafe(16)`, drawn again while it
+    begins with "-" (one draw in 64), which a command line reads as an option
+    (`revoke_certificate`); the other 63 first characters stay equally likely."""
+    while True:
+        code = secrets.token_urlsafe(16)
+        if not code.startswith("-"):
+            return code
+
+
 def _certificate_issue(*, claim: Claim, designation: CreditDesignation, activity: Activity, actor,
                        supersedes: Certificate | None = None, reason: str = "", learner_name: str = "") -> Certificate:
     """Insert a certificate for the claim, snapshotting what it shows. Caller holds the transaction."""
     certificate = Certificate.objects.create(
         claim=claim,
-        code=secrets.token_urlsafe(16),
+        code=_verification_code(),
         learner_name=learner_name or claim.full_name,
         profession=User.Profession(claim.profession).label if claim.profession in User.Profession.values
         else claim.profession,

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from credits import services
-from credits.models import Activity, AuditLog, Certificate
+from credits.models import Activity, AuditLog, Certificate, CertificateRevocation
 from tests.credits.factories import ActivityFactory, DesignationFactory, claim_input
 from tests.factories import UserFactory
 
@@ -68,6 +68,29 @@ def test_revoke_command_reissues_with_corrected_name(completed, learner):
     assert list(AuditLog.objects.values_list("action", flat=True))[-2:] == ["certificate.revoked",
                                                                             "certificate.issued"]
     assert services.audit_verify().ok
+
+
+def test_revoke_command_takes_a_code_that_begins_with_a_dash_after_double_dash(completed, learner):
+    """Codes issued before new ones stopped beginning with "-" stay revocable from the command line."""
+    staff = UserFactory(is_staff=True)
+    certificate = services.claim_create(learner=learner, activity_id=completed.pk, data=claim_input())
+    Certificate.objects.filter(pk=certificate.pk).update(code="-" + certificate.code[1:])
+    out = StringIO()
+    call_command("revoke_certificate", "--reason", "Issued in error", "--by", staff.email, "--",
+                 "-" + certificate.code[1:], stdout=out)
+    assert out.getvalue().strip() == "Revoked."
+    assert CertificateRevocation.objects.filter(certificate=certificate).exists()
+
+
+def test_a_new_certificate_code_never_begins_with_a_dash(completed, learner, monkeypatch):
+    """One token_urlsafe draw in 64 begins with "-", which the command line would read as an
+    option: such a draw is made again."""
+    from credits import services as credit_services
+
+    draws = iter(["-" + "a" * 21, "-" + "b" * 21, "c" * 22])
+    monkeypatch.setattr(credit_services.secrets, "token_urlsafe", lambda nbytes: next(draws))
+    certificate = services.claim_create(learner=learner, activity_id=completed.pk, data=claim_input())
+    assert certificate.code == "c" * 22
 
 
 def test_activity_change_page_renders_with_designations(admin_client, activity):

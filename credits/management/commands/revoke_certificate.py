@@ -12,7 +12,11 @@ class Command(BaseCommand):
     help = "Revoke (or with --reissue, revoke and reissue) a certificate; the old row is kept."
 
     def add_arguments(self, parser):
-        parser.add_argument("code")
+        parser.add_argument(
+            "code",
+            help='The verification code. A code that begins with "-" (codes issued before 2026-11-27 may) '
+                 'goes last, after "--": revoke_certificate --reason ... --by ... -- -Ab3...',
+        )
         parser.add_argument("--reason", required=True)
         parser.add_argument("--by", required=True, help="E-mail of the staff member acting.")
         parser.add_argument("--reissue", action="store_true")
