@@ -39,3 +39,16 @@ def learner_api(learner):
     client = APIClient()
     client.force_authenticate(user=learner)
     return client
+
+
+@pytest.fixture(params=["walk", "gather"])
+def feed_branch(request, monkeypatch):
+    """Each of the two ways PostgreSQL's feed pages find a page (`lms.selectors._FEED_SCOPED_SQL`,
+    and the certificate feed's `_CERTIFICATE_GATHERING_SQL`): walking every organisation's rows,
+    or gathering the organisation's own learners'. The threshold between them is moved so that
+    every organisation takes the branch asked for; SQLite has one way only, and runs the test once
+    for each parameter."""
+    from lms import selectors
+
+    monkeypatch.setattr(selectors, "_FEED_THRESHOLD_SQL", "0" if request.param == "walk" else "1000000")
+    return request.param

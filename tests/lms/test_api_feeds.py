@@ -36,18 +36,6 @@ def _fresh_throttle_cache():
     cache.clear()
 
 
-@pytest.fixture(params=["walk", "gather"])
-def feed_branch(request, monkeypatch):
-    """Each of the two ways PostgreSQL's page query finds a page (`lms.selectors._FEED_SCOPED_SQL`):
-    walking every organisation's progress, or gathering the organisation's own learners'. The
-    threshold between them is moved so that every organisation takes the branch asked for;
-    SQLite has one way only, and runs the test once for each parameter."""
-    from lms import selectors
-
-    monkeypatch.setattr(selectors, "_FEED_THRESHOLD_SQL", "0" if request.param == "walk" else "1000000")
-    return request.param
-
-
 def _progress(organisation, *, learners: int, lessons: int = 2) -> list[LessonProgress]:
     """`learners` enrolled learners, each having opened `lessons` lessons of one course."""
     course = CourseFactory()
