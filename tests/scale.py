@@ -44,6 +44,17 @@ def learner_tables() -> frozenset[str]:
     return frozenset(tables | {model._meta.db_table for model in found})
 
 
+def plan_node(plan: dict, types: tuple[str, ...]) -> dict | None:
+    """The first node of one of `types` in an EXPLAIN plan, depth first."""
+    if plan["Node Type"] in types:
+        return plan
+    for child in plan.get("Plans", ()):
+        found = plan_node(child, types)
+        if found is not None:
+            return found
+    return None
+
+
 def rows_read(plan: dict, tables: frozenset[str] | None = None) -> int:
     """Rows a plan's scans of `tables` (default: the learner tables) read: returned plus removed
     by filter or recheck, times loops."""

@@ -466,7 +466,6 @@ def test_certificate_feed_rows_equal_the_serializers_output(organisation):
     assert [list(row.items()) for row in rows] == [list(row.items()) for row in expected]
 
 
-
 @pytest.mark.postgres
 def test_a_small_organisations_certificate_page_gathers_its_own_and_a_large_one_walks(
         organisation, other_organisation, monkeypatch):
@@ -477,8 +476,7 @@ def test_a_small_organisations_certificate_page_gathers_its_own_and_a_large_one_
     reads nothing. Both give the organisation's certificates, revoked ones included."""
     from lms import selectors
     from lms.selectors import CertificateFeedQuery
-    from tests.lms.test_api_feeds import _node
-    from tests.scale import rows_read, selects_captured
+    from tests.scale import plan_node, rows_read, selects_captured
 
     mine = [_org_learner_with_certificate(organisation)[1] for _ in range(2)]
     for _ in range(6):
@@ -496,7 +494,7 @@ def test_a_small_organisations_certificate_page_gathers_its_own_and_a_large_one_
         with connection.connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params, prepare=False)
             (document,) = cursor.fetchone()
-        append = _node(document[0]["Plan"], ("Append", "Merge Append"))
+        append = plan_node(document[0]["Plan"], ("Append", "Merge Append"))
         *walks, gather = append["Plans"]
         assert len(walks) == 2
         return sum(rows_read(walk, certificates) for walk in walks), rows_read(gather, certificates)

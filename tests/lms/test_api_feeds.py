@@ -22,7 +22,7 @@ from lms.models import Scope
 from tests.factories import CourseFactory, LessonFactory
 from tests.lms.factories import EnrolmentFactory
 from tests.lms.schema import assert_matches_schema
-from tests.scale import plans_of, selects_captured
+from tests.scale import plan_node, plans_of, selects_captured
 
 pytestmark = pytest.mark.django_db
 
@@ -246,7 +246,7 @@ def test_a_small_organisations_page_gathers_its_own_learners_rows_and_a_large_on
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params, prepare=False)
             (document,) = cursor.fetchone()
         plan = document[0]["Plan"]
-        append = _node(plan, ("Append", "Merge Append"))
+        append = plan_node(plan, ("Append", "Merge Append"))
         walk, gather = append["Plans"]
         return rows_read(walk, progress), rows_read(gather, progress)
 
@@ -255,17 +255,6 @@ def test_a_small_organisations_page_gathers_its_own_learners_rows_and_a_large_on
     monkeypatch.setattr(selectors, "_FEED_THRESHOLD_SQL", "0")
     walked, gathered = branch_reads()
     assert walked >= len(mine) and gathered == 0
-
-
-def _node(plan: dict, types: tuple[str, ...]) -> dict | None:
-    """The first node of one of `types` in an EXPLAIN plan, depth first."""
-    if plan["Node Type"] in types:
-        return plan
-    for child in plan.get("Plans", ()):
-        found = _node(child, types)
-        if found is not None:
-            return found
-    return None
 
 
 def test_progress_feed_previous_links_walk_back_over_the_same_pages(token_client, organisation):
