@@ -282,6 +282,15 @@ _SCOPE_SQL = """
     )"""
 
 
+def _scope_sql(*, walk: int, table: str, per_learner: int) -> str:
+    """`_SCOPE_SQL` for a page that walks `walk` rows of `table`, of which a learner has about
+    `per_learner` (the threshold, `_FEED_THRESHOLD_SQL`, is read here, where the tests replace it)."""
+    threshold = _FEED_THRESHOLD_SQL.format(
+        minimum=FEED_FEW_LEARNERS_MIN, walk=walk, per_learner=per_learner, table=table
+    )
+    return _SCOPE_SQL.format(threshold=threshold)
+
+
 def _iso_sql(column: str) -> str:
     """SQL for a time column as the API writes it, but for the final "Z" (`_iso`).
 
@@ -406,10 +415,8 @@ class FeedQuery(_CursorFeed):
         }
         if connection.vendor == "postgresql":
             walk = limit + offset
-            threshold = _FEED_THRESHOLD_SQL.format(
-                minimum=FEED_FEW_LEARNERS_MIN, walk=walk, per_learner=8, table="curriculum_lessonprogress"
-            )
-            sql = _FEED_SCOPED_SQL.format(scope=_SCOPE_SQL.format(threshold=threshold), walk=walk, **constants)
+            scope = _scope_sql(walk=walk, table="curriculum_lessonprogress", per_learner=8)
+            sql = _FEED_SCOPED_SQL.format(scope=scope, walk=walk, **constants)
             # In the order they appear: scope, the walk, the gathering's LATERAL, then its WHERE.
             params = [self.organisation_id, self.organisation_id, *params, *params, self.organisation_id]
         else:
@@ -572,12 +579,9 @@ class CertificateFeedQuery(_CursorFeed):
         params = [self.organisation_id, *issued_params, self.organisation_id, *revoked_params]
         scoped = {"scope": "", "walking": "", "gathering": ""}
         if connection.vendor == "postgresql":
-            threshold = _FEED_THRESHOLD_SQL.format(
-                minimum=FEED_FEW_LEARNERS_MIN, walk=walk, per_learner=1, table="credits_certificate"
-            )
             gathered_where, gathered_params = self._where("coalesce(revocation.revoked_at, certificate.issued_at)")
             scoped = {
-                "scope": _SCOPE_SQL.format(threshold=threshold),
+                "scope": _scope_sql(walk=walk, table="credits_certificate", per_learner=1),
                 "walking": _CERTIFICATE_WALKING_SQL,
                 "gathering": _CERTIFICATE_GATHERING_SQL.format(
                     gathered_where=gathered_where, direction=self._direction, walk=walk
