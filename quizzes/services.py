@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -629,7 +630,13 @@ def attempt_save_answers(*, attempt_id: int, learner, answers: list[grading.Answ
 
 
 @transaction.atomic
-def attempt_submit(*, attempt_id: int, learner, answers: list[grading.Answer] | None = None) -> Attempt:
+def attempt_submit(
+    *,
+    attempt_id: int,
+    learner,
+    answers: list[grading.Answer] | None = None,
+    answers_from: Callable[[Attempt], list[grading.Answer]] | None = None,
+) -> Attempt:
     """Store the final answers and grade the attempt exactly once.
 
     A repeated submit (double click, resent form, second tab, concurrent
@@ -639,8 +646,15 @@ def attempt_submit(*, attempt_id: int, learner, answers: list[grading.Answer] | 
     post-test in the same transaction. Raises Attempt.DoesNotExist,
     AttemptClosed (an open pre-test once the post-test has started) or
     ValidationError (nothing written). A constant number of queries.
+
+    `answers_from`, in place of `answers`, reads them from the attempt as
+    locked (a web form's fields make sense only against the attempt's
+    questions), so the caller need not read the attempt first (issue #8); its
+    ValidationError, like any other, comes before the first write.
     """
     attempt = _attempt_lock(attempt_id, learner)
+    if answers_from is not None:
+        answers = answers_from(attempt)
     if not attempt.is_open:
         return attempt  # double click or client retry: the first submit won
     _pretest_open_check(attempt, learner)

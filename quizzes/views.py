@@ -181,6 +181,8 @@ def _closed_page(request, attempt: Attempt, refusal: services.AttemptClosed):
 @login_required
 def attempt_detail(request, pk: int):
     """GET: the open attempt's form. POST: save (action=save) or submit (action=submit)."""
+    if request.method == "POST" and request.POST.get("action") == "submit":
+        return _attempt_submit(request, pk)
     attempt = _attempt_or_404(request, pk)
     if request.method != "POST":
         if not attempt.is_open:
@@ -189,24 +191,34 @@ def attempt_detail(request, pk: int):
             closed = services.AttemptClosed(selectors.PRETEST_CLOSED_MESSAGE, code="pretest_closed")
             return _closed_page(request, attempt, closed)
         return _attempt_page(request, attempt)
-    action = request.POST.get("action")
-    if action not in ("save", "submit"):
+    if request.POST.get("action") != "save":
         return _attempt_page(request, attempt, status=HTTPStatus.BAD_REQUEST, errors=["Unknown action."])
     try:
         answers = _answers_parse(request.POST, attempt)
-        if action == "save":
-            services.attempt_save_answers(attempt_id=attempt.pk, learner=request.user, answers=answers)
-        else:
-            services.attempt_submit(attempt_id=attempt.pk, learner=request.user, answers=answers)
+        services.attempt_save_answers(attempt_id=attempt.pk, learner=request.user, answers=answers)
     except ValidationError as exc:
         return _attempt_page(request, attempt, status=HTTPStatus.BAD_REQUEST, errors=exc.messages)
     except services.AttemptClosed as exc:
         return _closed_page(request, attempt, exc)
-    if action == "save":
-        messages.success(request, "Your answers are saved. You can come back and finish later.")
-        return redirect("quizzes:attempt_detail", attempt.pk)
+    messages.success(request, "Your answers are saved. You can come back and finish later.")
+    return redirect("quizzes:attempt_detail", attempt.pk)
+
+
+def _attempt_submit(request, pk: int):
+    """Submit and grade. The service reads the attempt as it locks it and parses the form against
+    it, so a submission reads the attempt once (issue #8); only a refusal reads it again, for its page."""
+    try:
+        services.attempt_submit(
+            attempt_id=pk, learner=request.user, answers_from=lambda attempt: _answers_parse(request.POST, attempt)
+        )
+    except Attempt.DoesNotExist:
+        raise Http404("No such attempt.") from None
+    except ValidationError as exc:
+        return _attempt_page(request, _attempt_or_404(request, pk), status=HTTPStatus.BAD_REQUEST, errors=exc.messages)
+    except services.AttemptClosed as exc:
+        return _closed_page(request, _attempt_or_404(request, pk), exc)
     # A repeated submit lands here too and shows the first submit's result.
-    return redirect("quizzes:attempt_result", attempt.pk)
+    return redirect("quizzes:attempt_result", pk)
 
 
 @require_POST

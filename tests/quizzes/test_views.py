@@ -167,6 +167,25 @@ def test_non_numeric_option_is_400_and_changes_nothing(learner_client, learner):
 
 
 @pytest.mark.django_db
+def test_a_refused_submit_shows_the_form_again_and_a_junk_resubmit_is_still_400(learner_client, learner):
+    """The submission reads the attempt once, in the service's lock, and parses the form there,
+    before any other check: a refusal reads it again for its page, and junk sent to an attempt
+    already submitted is a 400 as it was, not the first result."""
+    attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(2))
+    url = reverse("quizzes:attempt_detail", args=[attempt.pk])
+    response = learner_client.post(url, {"action": "submit", f"q{attempt.layout[0]['version']}": "abc"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.content.count(b'name="q') == 2 * 3  # both questions' options: the form again
+    assert learner_client.post(url, _post_answers(attempt, right=2)).status_code == HTTPStatus.FOUND
+    submitted = _state(attempt)
+    response = learner_client.post(url, {"action": "submit", f"q{attempt.layout[0]['version']}": "abc"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert _state(attempt) == submitted
+    too_big = reverse("quizzes:attempt_detail", args=[2**70])
+    assert learner_client.post(too_big, {"action": "submit"}).status_code == HTTPStatus.NOT_FOUND
+
+
+@pytest.mark.django_db
 def test_foreign_question_is_400_and_changes_nothing(learner_client, learner):
     attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(1))
     foreign = quiz_with_items(1)
@@ -323,10 +342,10 @@ def test_submit_query_count_is_constant(learner_client, learner, django_assert_n
     quiz = quiz_with_items(n_questions)
     attempt = services.attempt_start(learner=learner, quiz=quiz)
     data = _post_answers(attempt, right=n_questions)
-    # session, user, attempt; savepoint, lock, responses with their choices, delete choices,
-    # insert choices; key (not graded in this process yet), answers and verdicts (one update),
-    # attempt; outcome and answered events (one insert); release
-    with django_assert_num_queries(13):
+    # session, user; savepoint, lock (the attempt's one read), responses with their choices,
+    # delete choices, insert choices; key (not graded in this process yet), answers and verdicts
+    # (one update), attempt; outcome and answered events (one insert); release
+    with django_assert_num_queries(12):
         response = learner_client.post(reverse("quizzes:attempt_detail", args=[attempt.pk]), data)
     assert response.status_code == HTTPStatus.FOUND
 

@@ -320,9 +320,9 @@ class AttemptSubmitApi(ApiPolicy, APIView):
     )
     def post(self, request, attempt_id: int) -> Response:
         data = self.validate_input(request)
-        attempt = _attempt(request, attempt_id)
         try:
-            attempt = quiz_services.attempt_submit(attempt_id=attempt.pk, learner=request.user, answers=_answers(data))
+            # Another learner's attempt, or none, is Attempt.DoesNotExist from the service's lock: a 404.
+            attempt = quiz_services.attempt_submit(attempt_id=attempt_id, learner=request.user, answers=_answers(data))
         except DjangoValidationError as exc:
             raise _answers_invalid(exc) from None
         return Response(AttemptResultSerializer(attempt).data)
