@@ -85,8 +85,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder for the JSON result")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     parser.add_argument("--reuse", action="store_true",
-                        help="for iterating on read endpoints: keep the database a previous run with the same "
-                             "--database and --learners seeded (no re-seed; one-use attempts may be spent)")
+                        help="keep the database a previous run with the same --database and --learners seeded "
+                             "(no re-seed); only attempts still open are submitted and only journey accounts "
+                             "that never started a quiz are used, so a run may find fewer of either")
     args = parser.parse_args(argv)
     smoke = args.smoke
     args.learners = args.learners or (50 if smoke else round(BASE_LEARNERS * args.scale))
