@@ -100,7 +100,7 @@ def _is_id(value: str) -> bool:
     return value.isascii() and value.isdigit() and len(value) <= 18
 
 
-def _answers_parse(post, attempt: Attempt, *, only: int | None = None) -> list[grading.Answer]:
+def _answers_parse(post, attempt: Attempt) -> list[grading.Answer]:
     """Answers from form fields q<version>=<option id> and c<version>=sure|unsure.
 
     Every question of the form is included (a question with nothing ticked is
@@ -112,16 +112,15 @@ def _answers_parse(post, attempt: Attempt, *, only: int | None = None) -> list[g
     for name in post:
         if name[:1] in ("q", "c") and _is_id(name[1:]):
             named.add(int(name[1:]))
-    wanted = [only] if only is not None else layout_ids + sorted(named - set(layout_ids))
-    answers = []
-    for version_id in wanted:
-        values = post.getlist(f"q{version_id}")
-        if not all(_is_id(v) for v in values):
-            raise ValidationError("An answer must name one of the question's options.")
-        answers.append(
-            grading.Answer(version_id, frozenset(int(v) for v in values), post.get(f"c{version_id}", ""))
-        )
-    return answers
+    return [_answer_parse(post, version_id) for version_id in layout_ids + sorted(named - set(layout_ids))]
+
+
+def _answer_parse(post, version_id: int) -> grading.Answer:
+    """One question's answer from the form (see `_answers_parse`); needs no attempt."""
+    values = post.getlist(f"q{version_id}")
+    if not all(_is_id(v) for v in values):
+        raise ValidationError("An answer must name one of the question's options.")
+    return grading.Answer(version_id, frozenset(int(v) for v in values), post.get(f"c{version_id}", ""))
 
 
 def _options_html(question: selectors.QuestionView) -> str:
@@ -224,22 +223,26 @@ def _attempt_submit(request, pk: int):
 @require_POST
 @login_required
 def attempt_check(request, pk: int):
-    """Knowledge check: check one question's answer and show its feedback at once."""
-    attempt = _attempt_or_404(request, pk)
+    """Knowledge check: check one question's answer and show its feedback at once.
+
+    One answer needs no attempt to parse, so the attempt is read once, by the service as it locks
+    it, which also says whether this answer closed the check (issue #8: a check read it three
+    times). Only a refusal reads it again, for its page."""
     question = request.POST.get("question", "")
     try:
         if not _is_id(question):
             raise ValidationError("Which question is this answer for?")
-        (answer,) = _answers_parse(request.POST, attempt, only=int(question))
-        services.attempt_answer_check(attempt_id=attempt.pk, learner=request.user, answer=answer)
+        answer = _answer_parse(request.POST, int(question))
+        attempt = services.attempt_answer_check(attempt_id=pk, learner=request.user, answer=answer)
+    except Attempt.DoesNotExist:
+        raise Http404("No such attempt.") from None
     except ValidationError as exc:
-        return _attempt_page(request, attempt, status=HTTPStatus.BAD_REQUEST, errors=exc.messages)
+        return _attempt_page(request, _attempt_or_404(request, pk), status=HTTPStatus.BAD_REQUEST, errors=exc.messages)
     except services.AttemptClosed as exc:
-        return _closed_page(request, attempt, exc)
-    attempt.refresh_from_db(fields=["submitted_at"])
+        return _closed_page(request, _attempt_or_404(request, pk), exc)
     if not attempt.is_open:
-        return redirect("quizzes:attempt_result", attempt.pk)
-    return redirect(reverse("quizzes:attempt_detail", args=[attempt.pk]) + f"#q{question}")
+        return redirect("quizzes:attempt_result", pk)
+    return redirect(reverse("quizzes:attempt_detail", args=[pk]) + f"#q{question}")
 
 
 @login_required

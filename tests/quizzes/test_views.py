@@ -8,6 +8,7 @@ from http import HTTPStatus
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from quizzes import selectors, services
@@ -312,6 +313,29 @@ def test_rechecking_a_checked_question_is_409(learner_client, learner):
     response = learner_client.post(url, {"question": entry["version"], f"q{entry['version']}": entry["options"][1]})
     assert response.status_code == HTTPStatus.CONFLICT
     assert _state(attempt) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n_questions", [2, 5])
+def test_a_knowledge_check_answer_reads_the_attempt_once_in_constant_queries(learner_client, learner, n_questions):
+    """Checking one answer reads the attempt once (the service's lock), whatever the check's
+    length, and says whether it closed the check without reading it again."""
+    attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(n_questions, kind=Quiz.Kind.CHECK))
+    url = reverse("quizzes:attempt_check", args=[attempt.pk])
+    counts = []
+    for entry in attempt.layout:
+        with CaptureQueriesContext(connection) as queries:
+            response = learner_client.post(url, {"question": entry["version"], f"q{entry['version']}": entry["options"][0]})
+        reads = [q["sql"] for q in queries if re.search(r'FROM "?quizzes_attempt"? ', q["sql"])]
+        assert len(reads) == 1, reads
+        counts.append(len(queries))
+    # session, user; savepoint, lock, checked yet?, responses with choices, delete and insert
+    # choices, key, the verdict (one update), the answered event; release. The last answer grades
+    # the check: the same, with every verdict in the one update, and the attempt's result.
+    *open_counts, last = counts
+    assert set(open_counts) == {12}, counts
+    assert last == 13, counts
+    assert response.url == reverse("quizzes:attempt_result", args=[attempt.pk])
 
 
 def _without_csrf(content: bytes) -> bytes:
