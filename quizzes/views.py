@@ -203,19 +203,27 @@ def attempt_detail(request, pk: int):
     return redirect("quizzes:attempt_detail", attempt.pk)
 
 
+def _refused_page(request, pk: int, refusal: ValidationError | services.AttemptClosed):
+    """The page for a submission or check the service refused: the form again with the errors
+    (400), or why the attempt is closed (409). The service read the attempt as it locked it; this
+    reads it again, which only a refusal costs."""
+    attempt = _attempt_or_404(request, pk)
+    if isinstance(refusal, services.AttemptClosed):
+        return _closed_page(request, attempt, refusal)
+    return _attempt_page(request, attempt, status=HTTPStatus.BAD_REQUEST, errors=refusal.messages)
+
+
 def _attempt_submit(request, pk: int):
     """Submit and grade. The service reads the attempt as it locks it and parses the form against
-    it, so a submission reads the attempt once (issue #8); only a refusal reads it again, for its page."""
+    it, so a submission reads the attempt once (issue #8)."""
     try:
         services.attempt_submit(
             attempt_id=pk, learner=request.user, answers_from=lambda attempt: _answers_parse(request.POST, attempt)
         )
     except Attempt.DoesNotExist:
         raise Http404("No such attempt.") from None
-    except ValidationError as exc:
-        return _attempt_page(request, _attempt_or_404(request, pk), status=HTTPStatus.BAD_REQUEST, errors=exc.messages)
-    except services.AttemptClosed as exc:
-        return _closed_page(request, _attempt_or_404(request, pk), exc)
+    except (ValidationError, services.AttemptClosed) as exc:
+        return _refused_page(request, pk, exc)
     # A repeated submit lands here too and shows the first submit's result.
     return redirect("quizzes:attempt_result", pk)
 
@@ -227,7 +235,7 @@ def attempt_check(request, pk: int):
 
     One answer needs no attempt to parse, so the attempt is read once, by the service as it locks
     it, which also says whether this answer closed the check (issue #8: a check read it three
-    times). Only a refusal reads it again, for its page."""
+    times)."""
     question = request.POST.get("question", "")
     try:
         if not _is_id(question):
@@ -236,10 +244,8 @@ def attempt_check(request, pk: int):
         attempt = services.attempt_answer_check(attempt_id=pk, learner=request.user, answer=answer)
     except Attempt.DoesNotExist:
         raise Http404("No such attempt.") from None
-    except ValidationError as exc:
-        return _attempt_page(request, _attempt_or_404(request, pk), status=HTTPStatus.BAD_REQUEST, errors=exc.messages)
-    except services.AttemptClosed as exc:
-        return _closed_page(request, _attempt_or_404(request, pk), exc)
+    except (ValidationError, services.AttemptClosed) as exc:
+        return _refused_page(request, pk, exc)
     if not attempt.is_open:
         return redirect("quizzes:attempt_result", pk)
     return redirect(reverse("quizzes:attempt_detail", args=[pk]) + f"#q{question}")
