@@ -338,6 +338,29 @@ def test_a_knowledge_check_answer_reads_the_attempt_once_in_constant_queries(lea
     assert response.url == reverse("quizzes:attempt_result", args=[attempt.pk])
 
 
+@pytest.mark.django_db
+def test_a_bad_knowledge_check_answer_is_400_with_the_form_and_changes_nothing(learner_client, learner, other_learner):
+    attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(2, kind=Quiz.Kind.CHECK))
+    one, two = attempt.layout
+    url = reverse("quizzes:attempt_check", args=[attempt.pk])
+    before = _state(attempt)
+    for data, says in [
+        ({"question": "first", f"q{one['version']}": one["options"][0]}, "Which question"),
+        ({"question": one["version"], f"q{one['version']}": "abc"}, "must name one of"),
+        ({"question": one["version"], f"q{one['version']}": two["options"][0]}, "does not belong"),
+        ({"question": one["version"]}, "Choose an answer"),
+    ]:
+        response = learner_client.post(url, data)
+        assert response.status_code == HTTPStatus.BAD_REQUEST, data
+        html = response.content.decode()
+        assert says in html, (data, html[-3000:])
+        assert html.count(f'name="q{one["version"]}"') == 3, data  # the check's form again
+    learner_client.force_login(other_learner)
+    response = learner_client.post(url, {"question": one["version"], f"q{one['version']}": one["options"][0]})
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert _state(attempt) == before
+
+
 def _without_csrf(content: bytes) -> bytes:
     return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]*"', b"", content)
 
