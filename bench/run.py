@@ -444,6 +444,25 @@ async def _page_and_floor(args, base, ctx, built, concurrency, keepalive, meter)
     return page, _cpu_combine(page_cpu), (floor.summary() if size else None), _cpu_combine(floor_cpu)
 
 
+async def _prime(base: str, requests: list, keepalive: bool):
+    """Send each request once, two at a time (one per core), recording statuses and errors only."""
+    from bench.client import closed_loop
+
+    pending = iter(requests)
+    return await closed_loop(base, lambda w, i: next(pending, None), concurrency=2, duration=600,
+                             max_requests=len(requests), keepalive=keepalive)
+
+
+def _orm_call(function, *args):
+    """`function(*args)` in this (worker) thread, closing the database connection it opened."""
+    from django.db import connection
+
+    try:
+        return function(*args)
+    finally:
+        connection.close()
+
+
 async def measure_all(args, base: str, ctx, endpoints, keepalive: bool, meter) -> dict:
     from bench.client import closed_loop, one
 
@@ -466,9 +485,14 @@ async def measure_all(args, base: str, ctx, endpoints, keepalive: bool, meter) -
                 results[endpoint.key] = row
                 log(f"{endpoint.label}: n/a (preflight HTTP {status})")
                 continue
+        primed = None
+        if endpoint.prime is not None:
+            primed = await _prime(base, endpoint.prime(ctx), keepalive)
+            log(f"{endpoint.label}: primed with {primed.summary()['requests']} requests in {primed.elapsed:.1f} s")
         if args.warmup and endpoint.kind != "write":
             await closed_loop(base, built, concurrency=concurrency, duration=args.warmup, max_requests=100_000,
                               keepalive=keepalive, record=False)
+        measured_from = dt.datetime.now(dt.UTC)
         if endpoint.floor and endpoint.kind != "write":
             # The page and its floor in alternating slices, so that whatever else
             # the machine does (CPU boost, a neighbour's load) weighs on both alike.
@@ -481,6 +505,15 @@ async def measure_all(args, base: str, ctx, endpoints, keepalive: bool, meter) -
             floor = None
         row.update(status="measured", concurrency=concurrency, interval_s=endpoint.interval_s,
                    loadavg_1m=round(os.getloadavg()[0], 2), cpu=cpu, **rec.summary())
+        if primed is not None:
+            # A failed priming request is the server's error like any other: the row counts it.
+            row["primed"] = {k: v for k, v in primed.summary().items() if k in ("requests", "errors", "seconds")}
+            row["errors"] += primed.errors
+            row["error_samples"] = (primed.error_samples + row["error_samples"])[:5]
+        if endpoint.made_since is not None:
+            row["made_while_measured"] = await asyncio.to_thread(_orm_call, endpoint.made_since, ctx, measured_from)
+            if row["made_while_measured"]:
+                log(f"WARNING {endpoint.label}: {row['made_while_measured']} once-only results made while measured")
         if floor is not None and floor["requests"]:
             floor["cpu"] = floor_cpu
             row["floor"] = {k: floor[k] for k in ("rps", "p50_ms", "p95_ms", "p99_ms", "mean_bytes", "errors", "cpu")}

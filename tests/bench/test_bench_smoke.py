@@ -39,7 +39,8 @@ def test_bench_smoke_writes_a_complete_report_without_errors(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--drop", "--database", "bench_ce_pytest",
          "--pg-url", _server_url(), "--output", str(tmp_path), "--duration", "1", "--warmup", "0.2",
-         "--journey-seconds", "6", "--only", "catalogue,lesson,attempt_page,attempt_submit,dashboard,api_courses"],
+         "--journey-seconds", "6",
+         "--only", "catalogue,lesson,attempt_page,attempt_submit,dashboard,api_courses,certificate_pdf"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
@@ -51,7 +52,7 @@ def test_bench_smoke_writes_a_complete_report_without_errors(tmp_path):
     assert {"nproc", "cpu_model", "python", "postgresql", "django", "gunicorn"} <= report["machine"].keys()
     assert report["seed"]["counts"]["attempts"] > 0
     assert report["endpoints"].keys() == {"catalogue", "lesson", "attempt_page", "attempt_submit", "dashboard",
-                                          "api_courses"}
+                                          "api_courses", "certificate_pdf"}
     for key, row in report["endpoints"].items():
         assert row.keys() >= ENDPOINT_KEYS, key
         assert row["status"] == "measured", (key, row.get("reason"))
@@ -60,6 +61,12 @@ def test_bench_smoke_writes_a_complete_report_without_errors(tmp_path):
         assert row["errors"] == 0, (key, row["error_samples"])
     assert report["endpoints"]["lesson"]["ratio"] > 0
     assert report["endpoints"]["lesson"]["floor"]["rps"] > 0
+    # The stored-PDF row serves stored PDFs: every certificate it downloads was drawn before
+    # it was measured (a first download draws one; unprimed, they all fell in the row).
+    pdf = report["endpoints"]["certificate_pdf"]
+    assert pdf["primed"]["requests"] > 0
+    assert pdf["primed"]["errors"] == 0
+    assert pdf["made_while_measured"] == 0
     journey = report["journey"]
     assert {"completed", "journeys_per_minute", "errors", "steps"} <= journey.keys()
     assert journey["errors"] == 0, journey["steps"]
