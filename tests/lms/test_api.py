@@ -180,6 +180,24 @@ def test_course_list_shows_published_courses_with_lesson_counts(token_client):
     assert [(c["slug"], c["lesson_count"]) for c in response.json()] == [(course.slug, 2)]
 
 
+def test_course_list_rows_equal_the_serializers_output(token_client):
+    """The list is built without DRF's serializer (`course_list_rows`): it must say exactly what the
+    serializer, the schema's description, says of the same courses, in the same bytes."""
+    from rest_framework.renderers import JSONRenderer
+
+    from curriculum.selectors import catalogue_list
+    from lms.api.v1.views import CourseListOutputSerializer
+
+    LessonFactory.create_batch(3, course=CourseFactory(title="Ä course", summary='Says "why" — <b>bold</b>\n'))
+    CourseFactory(estimated_minutes=0, release_date=dt.date(2025, 12, 31), expiry_date=dt.date(2030, 2, 28))
+    courses = catalogue_list()
+    expected = CourseListOutputSerializer(courses, many=True).data
+    response = token_client(Scope.CATALOG_READ).get(reverse("v1:course-list"))
+    assert response.json() == expected
+    assert response.content == JSONRenderer().render(expected)
+    assert sorted(c["lesson_count"] for c in expected) == [0, 3]
+
+
 @pytest.mark.parametrize("n", [1, 5])
 def test_course_list_query_count_is_constant(token_client, django_assert_num_queries, n):
     for _ in range(n):

@@ -98,6 +98,32 @@ class CourseViewSet(ApiPolicy, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def get_serializer_class(self):
         return CourseListOutputSerializer if self.action == "list" else CourseDetailOutputSerializer
 
+    def list(self, request, *args, **kwargs):
+        return Response(course_list_rows(self.get_queryset()))
+
+
+def course_list_rows(courses: list[Course]) -> list[dict]:
+    """The catalogue (`catalogue_list`'s courses) as CourseListOutputSerializer(many=True) gives it.
+
+    Same keys, order and strings. Through the serializer, the request took
+    1.43-1.58 ms of CPU in process; built here, 1.11-1.26 (2,000 requests,
+    six rounds each, alternated; issue #8). tests/lms/test_api.py checks it
+    against the serializer, which stays the schema's description. Every field
+    is required on the model.
+    """
+    return [
+        {
+            "slug": course.slug,
+            "title": course.title,
+            "summary": course.summary,
+            "estimated_minutes": course.estimated_minutes,
+            "lesson_count": course.lesson_count,
+            "release_date": course.release_date.isoformat(),
+            "expiry_date": course.expiry_date.isoformat(),
+        }
+        for course in courses
+    ]
+
 
 class ReferenceSerializer(serializers.Serializer):
     number = serializers.IntegerField()
