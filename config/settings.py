@@ -284,6 +284,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # fpdf2 subsets the certificate's fonts with fontTools, which logs about fifty
+    # INFO lines a drawing ("Retaining 47 glyphs"...); its warnings still show.
+    "loggers": {"fontTools": {"level": "WARNING"}},
 }
 
 # --- Application settings -------------------------------------------------

@@ -1,6 +1,7 @@
 """The certificate PDF is drawn once and stored (issue #8); a revoked one is never served as valid."""
 
 import io
+import logging
 from http import HTTPStatus
 from unittest import mock
 
@@ -86,3 +87,13 @@ def test_another_learner_gets_404_not_the_stored_pdf(client, certificate, learne
     _download(learner_client, certificate)
     client.force_login(other_learner)
     assert _download(client, certificate).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_drawing_a_pdf_logs_no_font_subsetting_chatter(certificate, caplog):
+    """fontTools logs each subsetting step at INFO: about fifty lines per first download
+    in the server's log. The logging settings keep its warnings only."""
+    with caplog.at_level(logging.INFO):
+        body = pdf.certificate_pdf(certificate, verify_url="https://ce.example.org/verify/X/")
+    assert body.startswith(b"%PDF")
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("fontTools")] == []
+    assert logging.getLogger("fontTools.subset").isEnabledFor(logging.WARNING)
