@@ -165,6 +165,17 @@ if DATABASES["default"]["ENGINE"] == "config.postgresql" and env_bool("DJANGO_DB
     # three times its execution). Off (false) behind a transaction-pooling
     # PgBouncer older than 1.21, which cannot keep prepared statements.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+if DATABASES["default"]["ENGINE"] == "config.postgresql" and not env_bool("DJANGO_DB_JIT", False):
+    # PostgreSQL compiles a query to machine code (JIT) when its estimated
+    # cost passes `jit_above_cost`. The feeds' pages run in 1-2 ms, but their
+    # estimates count the branch each page skips, and at 100,000 learners
+    # they passed the threshold: the progress feed spent 28 ms a page
+    # compiling and the certificate feed 617 ms (issue #8, docs/performance.md).
+    # Compiling pays off only for long analytical queries; item analysis, the
+    # longest here, took the same time without it. Sent as a startup option,
+    # so it costs no round trip; true leaves the server's setting.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
