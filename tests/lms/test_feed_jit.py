@@ -10,6 +10,10 @@ a large database does, and expect no compilation. PostgreSQL only.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -17,7 +21,32 @@ from django.test.utils import CaptureQueriesContext
 
 from lms.selectors import CertificateFeedQuery, FeedQuery
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+ROOT = Path(__file__).resolve().parents[2]
+
+_READ_OPTIONS = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}).get('options'))"
+
+
+@pytest.mark.parametrize(
+    ("url", "jit", "expected"),
+    [
+        ("postgres://app@db.example.org:5432/ce", None, "-c jit=off"),
+        # The URL's own options are kept (dj-database-url puts query parameters in OPTIONS).
+        ("postgres://app@db.example.org:5432/ce?options=-c%20statement_timeout%3D5000", None,
+         "-c statement_timeout=5000 -c jit=off"),
+        ("postgres://app@db.example.org:5432/ce", "true", None),
+        ("sqlite:///tmp/ce.sqlite3", None, None),
+    ],
+)
+def test_the_connection_options_carry_jit_off_unless_asked(url, jit, expected):
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env.pop("DJANGO_DB_JIT", None)
+    if jit is not None:
+        env["DJANGO_DB_JIT"] = jit
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {_READ_OPTIONS}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )
+    assert result.stdout.strip() == str(expected)
 
 
 def _jit_compiler_installed() -> bool:
@@ -32,12 +61,16 @@ def _jit_compiler_installed() -> bool:
     return installed
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
 def test_the_apps_connections_start_with_jit_off():
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
 @pytest.mark.parametrize("feed", ["progress", "completions", "certificates"])
 def test_a_feed_page_is_not_compiled_however_costly_its_plan(organisation, feed):
     if not _jit_compiler_installed():
