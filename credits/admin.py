@@ -89,6 +89,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Claim)
 class ClaimAdmin(ReadOnlyAdmin):
     list_display = ["full_name", "activity", "credit_type", "hours", "completed_on", "attested_at"]
+    ordering = ["-pk"]  # newest first, by index: the model's ordering sorted the whole table per page (tests/test_scale.py)
     list_filter = ["credit_type", "activity"]
     list_select_related = ["activity__course"]
     search_fields = ["full_name", "learner__email", "npi", "nabp_eprofile_id"]
@@ -116,6 +117,7 @@ class ClaimReportAdmin(ReadOnlyAdmin):
 @admin.register(Evaluation)
 class EvaluationAdmin(ReadOnlyAdmin):
     list_display = ["activity", "practice_change", "perceived_bias", "submitted_at"]
+    ordering = ["-pk"]  # newest first, by index: the model's ordering sorted the whole table per page (tests/test_scale.py)
     list_filter = ["activity", "practice_change", "perceived_bias"]
 
 

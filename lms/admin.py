@@ -38,6 +38,7 @@ class OrganisationAdmin(admin.ModelAdmin):
 @admin.register(ExternalLearner)
 class ExternalLearnerAdmin(admin.ModelAdmin):
     list_display = ["external_id", "organisation", "user", "created_at"]
+    ordering = ["-pk"]  # newest first, by index: the model's ordering sorted the whole table per page (tests/test_scale.py)
     list_filter = ["organisation"]
     search_fields = ["external_id", "user__email"]
     list_select_related = ["organisation", "user"]
@@ -50,6 +51,7 @@ class ExternalLearnerAdmin(admin.ModelAdmin):
 @admin.register(Enrolment)
 class EnrolmentAdmin(admin.ModelAdmin):
     list_display = ["learner", "course", "status", "updated_at"]
+    ordering = ["-pk"]  # newest first, by index: the model's ordering sorted the whole table per page (tests/test_scale.py)
     list_filter = ["status", "learner__organisation", "course"]
     list_select_related = ["learner__organisation", "course"]
     readonly_fields = ["learner", "course", "status", "created_at", "updated_at"]

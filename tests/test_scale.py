@@ -23,7 +23,7 @@ from django.test import Client
 from django.urls import reverse
 
 from credits import services as credit_services
-from credits.models import Certificate, CreditType
+from credits.models import Certificate, Claim, CreditType
 from curriculum import services as curriculum_services
 from curriculum.models import Course, Lesson
 from lms.models import ExternalLearner
@@ -247,3 +247,52 @@ def test_the_way_to_a_certificate_reads_no_more_rows_when_other_learners_finish_
     assert not _grown(before, after), "queries that read other learners' rows:\n" + "\n".join(_grown(before, after))
     # Both journeys went all the way: the reads compared are those of a real claim.
     assert Certificate.objects.filter(claim__learner__in=[first, second]).count() == 2
+
+
+def _staff_list_reads(client: Client, models) -> dict[str, tuple[int, dict[str, int]]]:
+    """{changelist path: (status, reads of its page queries)}. The count for the paginator and the
+    filters' DISTINCT values read a whole table by their nature; the page itself should not."""
+    out = {}
+    for model in models:
+        path = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        response, reads = page_reads(client, path)
+        out[path] = (response.status_code, {sql: rows for sql, rows in reads.items()
+                                            if not re.match(r"SELECT (COUNT\(\*\)|DISTINCT) ", sql)})
+    return out
+
+
+@pytest.mark.django_db(transaction=False)
+def test_staff_lists_read_one_page_of_learner_rows_however_many_there_are(monkeypatch):
+    """Every admin list of a table that grows with learners (attempts, claims, certificates,
+    evaluations, identities...) reads a page's rows, not the whole table sorted: at 100,000
+    learners the attempt list, ordered through the quiz's ordering (course title, kind, lesson),
+    sorted all 1.7 million attempts for each page (1.85 s).
+
+    A page of one row, and only lists with more rows than that before and after: Django's
+    changelist drops the LIMIT when everything fits on one page."""
+    from django.contrib import admin
+
+    from tests.scale import learner_tables
+
+    world = BundledCourse()
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    def learner():
+        user = UserFactory()
+        world.enrol(user, world.organisation)
+        world.history(user)
+
+    for _ in range(2):
+        learner()
+    paged = [model for model in admin.site._registry
+             if model._meta.db_table in learner_tables() and model._default_manager.count() > 1]
+    for model in paged:
+        monkeypatch.setattr(admin.site._registry[model], "list_per_page", 1)
+    before = _staff_list_reads(client, paged)
+    for _ in range(6):
+        learner()
+    after = _staff_list_reads(client, paged)
+
+    assert not _grown(before, after), "staff lists that read every row:\n" + "\n".join(_grown(before, after))
+    # The check sees what it guards: the lists include attempts, claims and identities, and their pages read rows.
+    assert {Attempt, Claim, ExternalLearner} <= set(paged) and all(reads for _, reads in after.values())
