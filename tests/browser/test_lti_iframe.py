@@ -63,8 +63,18 @@ def _place_lesson(lms: TestPlatform, course, *, sub: str = "learner-1") -> str:
     return f"{lms.base}/course"
 
 
-def _frame(page):
-    return page.frame(name=FRAME)
+def _frame(page, timeout_ms: int = 10_000):
+    """The tool's iframe, once the page has it. Right after a navigation the frame can be
+    missing for a moment, while Chromium moves a cross-site frame to a process of its own
+    (seen once in CI on a loaded machine: `page.frame` returned None after `goto`)."""
+    frame = page.frame(name=FRAME)
+    waited = 0
+    while frame is None and waited < timeout_ms:
+        page.wait_for_timeout(50)
+        waited += 50
+        frame = page.frame(name=FRAME)
+    assert frame is not None, f"no frame named {FRAME!r} after {timeout_ms} ms on {page.url}"
+    return frame
 
 
 def test_framed_launch_keeps_the_learner_signed_in_across_pages(page, lms, course, tool_base):
