@@ -587,7 +587,8 @@ def table(report: dict) -> str:
     m = report["machine"]
     lines += ["", f"machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, Python {m['python']}, "
                   f"Django {m['django']}, gunicorn {m['gunicorn']} ({report['settings']['workers']} "
-                  f"{report['settings']['worker_class']} workers), {m['postgresql']}, cache: {m.get('cache', 'none')}"]
+                  f"{report['settings']['worker_class']} workers), {m['postgresql']} "
+                  f"(JIT {report['settings'].get('postgresql_jit', 'unknown')}), cache: {m.get('cache', 'none')}"]
     lines.append(f"load average (1 min) before the load {report['loadavg']['before_load'][0]}, after "
                  f"{report['loadavg']['after_load'][0]} (anything above ~0.5 before means other work shared the cores)")
     s = report["summary"]
@@ -623,6 +624,10 @@ def main(argv=None) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg_version = "PostgreSQL " + cursor.fetchone()[0]
+        # The server's connections are made from the same settings and environment as this one:
+        # JIT on or off (DJANGO_DB_JIT) changes what a costly-looking page costs (docs/performance.md).
+        cursor.execute("SHOW jit")
+        pg_jit = cursor.fetchone()[0]
     machine = machine_facts(pg_version)
     machine["cache"] = getattr(args, "cache_version", "") or "none (sessions and users from PostgreSQL)"
     log(f"machine: {machine}")
@@ -716,7 +721,7 @@ def main(argv=None) -> int:
             "concurrency": args.concurrency, "duration_s": args.duration, "warmup_s": args.warmup,
             "workers": args.workers, "worker_class": args.worker_class, "threads": args.threads,
             "journey_users": args.journey_users, "journey_seconds": args.journey_seconds,
-            "debug": False, "conn_max_age": 60,
+            "debug": False, "conn_max_age": 60, "postgresql_jit": pg_jit,
         },
         "seed": {"counts": seeded.counts, "seconds": {k: round(v, 1) for k, v in seeded.seconds.items()},
                  "notes": seeded.notes, "setup_s": round(setup_s, 1), "database_size": db_size},

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +52,10 @@ def test_bench_smoke_writes_a_complete_report_without_errors(tmp_path):
             "item_analysis", "summary"} <= report.keys()
     assert {"nproc", "cpu_model", "python", "postgresql", "django", "gunicorn"} <= report["machine"].keys()
     assert report["seed"]["counts"]["attempts"] > 0
+    # The run says whether PostgreSQL compiled queries, as the settings ask (off unless DJANGO_DB_JIT).
+    jit_off = "jit=off" in settings.DATABASES["default"].get("OPTIONS", {}).get("options", "")
+    assert report["settings"]["postgresql_jit"] == ("off" if jit_off else "on")
+    assert f"(JIT {report['settings']['postgresql_jit']})" in completed.stdout
     assert report["endpoints"].keys() == {"catalogue", "lesson", "attempt_page", "attempt_submit", "dashboard",
                                           "api_courses", "certificate_pdf"}
     for key, row in report["endpoints"].items():
