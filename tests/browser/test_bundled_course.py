@@ -16,7 +16,7 @@ def bundled_course(transactional_db):
     return list(Lesson.objects.published().filter(course__slug=COURSE).order_by("position").values_list("slug", flat=True))
 
 
-@pytest.mark.parametrize("width", [1280, 375])
+@pytest.mark.parametrize("width", [1280, 320])
 def test_every_page_of_the_course_renders_accessibly(page, live_server, bundled_course, assert_accessible, width):
     page.set_viewport_size({"width": width, "height": 900})
     assert len(bundled_course) == 7

@@ -16,7 +16,7 @@ def test_course(transactional_db, tmp_path, settings):
     return "test-course"
 
 
-@pytest.mark.parametrize("width", [1280, 375])
+@pytest.mark.parametrize("width", [1280, 320])
 def test_signup_read_lesson_and_progress_moves(page, live_server, test_course, assert_accessible, width):
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(live_server.url + "/")
