@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from curriculum import services
+from curriculum import selectors, services
 from curriculum.models import (
     Course,
     Interaction,
@@ -143,7 +143,20 @@ class LessonProgressAdmin(ReadOnlyAdmin):
     list_select_related = ["learner", "lesson__course"]
 
 
+class VerbFilter(admin.SimpleListFilter):
+    """The outbox's verbs without reading every event, as `list_filter = ["verb"]` did."""
+
+    title = "verb"
+    parameter_name = "verb"
+
+    def lookups(self, request, model_admin):
+        return [(verb, verb) for verb in selectors.learner_event_verbs()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(verb=self.value()) if self.value() else queryset
+
+
 @admin.register(LearnerEvent)
 class LearnerEventAdmin(ReadOnlyAdmin):
     list_display = ["pk", "verb", "object_ref", "learner", "occurred_at"]
-    list_filter = ["verb"]
+    list_filter = [VerbFilter]

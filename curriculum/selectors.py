@@ -313,3 +313,25 @@ def interaction_classes(*, course: Course) -> list[str]:
         .values_list("drug_class", flat=True)
         .distinct()
     )
+
+
+# The distinct verbs of the outbox, one probe of the (verb, object_ref) unique
+# index per verb: each step takes the least verb after the last. `SELECT
+# DISTINCT verb` read every event (0.27 s at 1.5 million; issue #8), and
+# PostgreSQL 15 has no skip scan to do this itself.
+_LEARNER_EVENT_VERBS_SQL = """
+    WITH RECURSIVE verbs(verb) AS (
+        SELECT min(verb) FROM curriculum_learnerevent
+        UNION ALL
+        SELECT (SELECT min(event.verb) FROM curriculum_learnerevent event WHERE event.verb > verbs.verb)
+          FROM verbs WHERE verbs.verb IS NOT NULL
+    )
+    SELECT verb FROM verbs WHERE verb IS NOT NULL
+"""
+
+
+def learner_event_verbs() -> list[str]:
+    """Every verb the outbox holds, in order (the staff list's filter)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LEARNER_EVENT_VERBS_SQL)
+        return [verb for (verb,) in cursor.fetchall()]
