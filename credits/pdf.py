@@ -2,8 +2,13 @@
 
 No system library or browser is needed. The text is set in DejaVu Sans,
 vendored in credits/fonts/ with its licence and embedded (subset) in each
-PDF, so a learner's name prints exactly as entered, in any Latin, Greek or
-Cyrillic script (Łucja Żółć, Müller, Ødegaard).
+PDF, so a learner's name prints exactly as entered in any script the font
+covers: Latin, Greek and Cyrillic (Łucja Żółć, Müller, Ødegaard), and Arabic
+and Hebrew, which HarfBuzz (uharfbuzz) shapes: joined letters, right to left.
+Without shaping, "محمد علي" printed as unjoined letters in reverse order.
+A name with characters the font lacks (Chinese, Japanese, Korean, Thai,
+Devanagari...) would print as blanks, so a claim refuses it and says which
+characters (`unprintable`, used by `services.claim_input_problems`).
 
 Drawing a page costs 150-250 ms of CPU, and a certificate never changes once
 issued, so `certificate_pdf_stored` draws a valid certificate once and keeps
@@ -14,12 +19,14 @@ every download, with its status line, and never stored.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from pathlib import Path
 
 import segno
 from django.utils import timezone
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 from credits.models import Certificate, CertificatePdf
@@ -27,7 +34,9 @@ from credits.models import Certificate, CertificatePdf
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
 # Bump when certificate_pdf draws differently: every stored PDF is then drawn again.
-LAYOUT_VERSION = 1
+# 2: text shaping (Arabic and Hebrew names were stored misprinted).
+LAYOUT_VERSION = 2
+FONT_FILES = {"": FONTS / "DejaVuSans.ttf", "B": FONTS / "DejaVuSans-Bold.ttf"}
 # The certificate's fields certificate_pdf prints (credit_line is built from credit_type, amount, credit_label).
 PRINTED_FIELDS = (
     "learner_name", "profession", "activity_title", "completed_on", "credit_type", "credit_label", "amount",
@@ -46,11 +55,25 @@ def qr_svg_data_uri(url: str) -> str:
     return segno.make(url, error="m").svg_data_uri(scale=4, border=2)
 
 
+@functools.cache
+def _printable() -> frozenset[int]:
+    """The code points both faces of the certificate font can draw (read once a process, ~30 ms)."""
+    faces = [set(TTFont(path, lazy=True).getBestCmap()) for path in FONT_FILES.values()]
+    return frozenset(set.intersection(*faces))
+
+
+def unprintable(text: str) -> list[str]:
+    """The characters of `text` the certificate font cannot draw, each once, in order of appearance."""
+    printable = _printable()
+    return list(dict.fromkeys(ch for ch in text if not ch.isspace() and ord(ch) not in printable))
+
+
 def certificate_pdf(certificate: Certificate, *, verify_url: str, status: str = "") -> bytes:
     """The certificate as a one-page landscape PDF with a QR code linking to verify_url."""
     pdf = FPDF(orientation="L", unit="mm", format="Letter")
-    pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    for style, path in FONT_FILES.items():
+        pdf.add_font(FONT, style, str(path))
+    pdf.set_text_shaping(True)
     pdf.set_title(f"Certificate: {certificate.activity_title}")
     pdf.set_author(certificate.provider_name)
     pdf.set_creator("Clinician CE")

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from credits import rules, selectors
+from credits import pdf, rules, selectors
 from credits.models import (
     DEFAULT_INCREMENTS,
     Activity,
@@ -269,6 +269,15 @@ class ClaimInput:
     licence_state: str = ""
 
 
+def _name_problem(name: str) -> str:
+    """Why `name` cannot go on a certificate, or "": characters the certificate font lacks would print blank."""
+    missing = pdf.unprintable(name)
+    if not missing:
+        return ""
+    return (f"The certificate cannot print {' '.join(missing)}. Enter the name in Latin, Greek, Cyrillic, "
+            "Arabic or Hebrew letters, as on your licence.")
+
+
 def claim_input_problems(data: ClaimInput, *, activity: Activity, designation: CreditDesignation) -> dict:
     """Field errors for what the credit type's reporting needs ({} if none). No query."""
     errors: dict[str, str] = {}
@@ -276,6 +285,8 @@ def claim_input_problems(data: ClaimInput, *, activity: Activity, designation: C
         errors["attested"] = "Confirm that the time you enter is the time you actually spent."
     if not data.full_name.strip():
         errors["full_name"] = "Enter your name as it should appear on the certificate."
+    elif problem := _name_problem(data.full_name):
+        errors["full_name"] = problem
     hours_problem = rules.hours_problem(data.hours, maximum=designation.max_amount, increment=designation.increment)
     if hours_problem:
         errors["hours"] = hours_problem
@@ -442,6 +453,8 @@ def certificate_reissue(*, certificate_id: int, actor, reason: str, learner_name
     ).get(pk=certificate_id)
     if Certificate.objects.filter(supersedes=old).exists():
         raise ValidationError("This certificate has already been reissued; reissue the newest one.")
+    if problem := _name_problem(learner_name):
+        raise ValidationError({"learner_name": problem})
     certificate_revoke(certificate_id=old.pk, actor=actor, reason=f"Reissued: {reason}")
     claim = old.claim
     return _certificate_issue(
@@ -467,6 +480,8 @@ def claim_correct(*, claim_id: int, actor, reason: str, hours: Decimal | None = 
     )
     if Claim.objects.filter(supersedes=old).exists():
         raise ValidationError("This claim has already been corrected; correct the newest one.")
+    if name_problem := _name_problem(full_name):
+        raise ValidationError({"full_name": name_problem})
     hours = old.hours if hours is None else Decimal(hours)
     problem = rules.hours_problem(hours, maximum=old.designation.max_amount, increment=old.designation.increment)
     if problem:

@@ -237,6 +237,29 @@ def test_reissuing_a_superseded_certificate_is_refused(completed, learner):
         services.certificate_reissue(certificate_id=old.pk, actor=staff, reason="again")
 
 
+def test_a_name_the_certificate_cannot_print_is_refused_by_reissue_and_correction_writing_nothing(completed, learner):
+    staff = UserFactory(is_staff=True)
+    old = services.claim_create(learner=learner, activity_id=completed.pk, data=claim_input())
+    with pytest.raises(ValidationError) as reissue:
+        services.certificate_reissue(certificate_id=old.pk, actor=staff, reason="Name", learner_name="김민수")
+    with pytest.raises(ValidationError) as correction:
+        services.claim_correct(claim_id=old.claim_id, actor=staff, reason="Name", full_name="김민수")
+    assert "The certificate cannot print 김 민 수." in reissue.value.messages[0]
+    assert "learner_name" in reissue.value.message_dict and "full_name" in correction.value.message_dict
+    assert not CertificateRevocation.objects.exists()
+    assert (Claim.objects.count(), Certificate.objects.count()) == (1, 1)
+
+
+@pytest.mark.parametrize(("name", "missing"), [
+    ("Łucja Żółć-Ødegaard", []), ("Σωκράτης Παπαδόπουλος", []), ("Nguyễn Thị Minh Khai", []),
+    ("محمد علي", []), ("דוד כהן", []), ("王小明", ["王", "小", "明"]), ("Tanaka 田中 田中", ["田", "中"]),
+])
+def test_unprintable_names_the_characters_the_certificate_font_lacks(name, missing):
+    from credits.pdf import unprintable
+
+    assert unprintable(name) == missing
+
+
 @pytest.mark.parametrize("victim", ["designation", "objective", "course", "learner"])
 def test_deleting_what_a_credit_record_rests_on_is_refused(completed, learner, victim):
     services.claim_create(learner=learner, activity_id=completed.pk, data=claim_input())

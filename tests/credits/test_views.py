@@ -159,6 +159,26 @@ def test_certificate_pdf_prints_names_outside_latin1_exactly(learner_client, cer
     assert "Łucja Żółć-Ødegaard" in text
 
 
+@pytest.mark.parametrize("name", ["محمد علي", "דוד כהן"])
+def test_certificate_pdf_prints_right_to_left_names_shaped_in_reading_order(learner_client, certificate, name):
+    """Unshaped, Arabic printed as unjoined letters and both scripts came out reversed ("يلع دمحم")."""
+    Certificate.objects.filter(pk=certificate.pk).update(learner_name=name)
+    response = learner_client.get(reverse("credits:certificate_pdf", args=[certificate.pk]))
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert name in text
+
+
+def test_claim_form_refuses_a_name_the_certificate_cannot_print_and_says_which_characters(
+    learner_client, completed
+):
+    response = learner_client.post(reverse("credits:claim_form", args=[completed.course.slug]),
+                                   _claim_post(full_name="王小明 Wang"))
+    body = response.content.decode()
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "The certificate cannot print 王 小 明." in body
+    assert not Claim.objects.exists() and not Certificate.objects.exists()
+
+
 def test_verification_page_confirms_a_real_code(client, certificate):
     response = client.get(reverse("credits:certificate_verify", args=[certificate.code]))
     body = response.content.decode()

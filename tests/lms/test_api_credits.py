@@ -202,6 +202,7 @@ BAD_CLAIMS = {
     "unknown_type": ({"credit_type": "bogus"}, "credit_type"),
     "hours_not_a_number": ({"hours": "lots"}, "hours"),
     "blank_name": ({"full_name": ""}, "full_name"),
+    "name_the_certificate_cannot_print": ({"full_name": "王小明"}, "full_name"),
     "birth_month_13": ({"birth_month": 13}, "birth_month"),
     "licence_state_long": ({"licence_state": "OHIO"}, "licence_state"),
 }
