@@ -10,11 +10,12 @@ A name with characters the font lacks (Chinese, Japanese, Korean, Thai,
 Devanagari...) would print as blanks, so a claim refuses it and says which
 characters (`unprintable`, used by `services.claim_input_problems`).
 
-Drawing a page costs 150-250 ms of CPU, and a certificate never changes once
-issued, so `certificate_pdf_stored` draws a valid certificate once and keeps
-the bytes (`CertificatePdf`, issue #8); existing certificates are filled in
-on their first download. A revoked or superseded certificate is drawn on
-every download, with its status line, and never stored.
+Drawing a page costs 100-160 ms of CPU (measured 2026-11-27, shaping
+included), and a certificate never changes once issued, so
+`certificate_pdf_stored` draws a valid certificate once and keeps the bytes
+(`CertificatePdf`, issue #8); existing certificates are filled in on their
+first download. A revoked or superseded certificate is drawn on every
+download, with its status line, and never stored.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def qr_svg_data_uri(url: str) -> str:
 
 @functools.cache
 def _printable() -> frozenset[int]:
-    """The code points both faces of the certificate font can draw (read once a process, ~30 ms)."""
+    """The code points both faces of the certificate font can draw (read once a process, about 17 ms)."""
     faces = [set(TTFont(path, lazy=True).getBestCmap()) for path in FONT_FILES.values()]
     return frozenset(set.intersection(*faces))
 

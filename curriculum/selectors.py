@@ -317,8 +317,8 @@ def interaction_classes(*, course: Course) -> list[str]:
 
 # The distinct verbs of the outbox, one probe of the (verb, object_ref) unique
 # index per verb: each step takes the least verb after the last. `SELECT
-# DISTINCT verb` read every event (0.27 s at 1.5 million; issue #8), and
-# PostgreSQL 15 has no skip scan to do this itself.
+# DISTINCT verb` read every event: 148 ms at 1.5 million, against 0.13 ms
+# (issue #8). PostgreSQL 15 has no skip scan to do this itself.
 _LEARNER_EVENT_VERBS_SQL = """
     WITH RECURSIVE verbs(verb) AS (
         SELECT min(verb) FROM curriculum_learnerevent
