@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 # ACPE Universal Activity Number: provider (4) - joint provider (4, 0000 if
@@ -125,6 +125,9 @@ class ActivityFacts:
     provider_name: str
     provider_address: str
     designations: tuple[DesignationFacts, ...]
+    # What a certificate would print blank: {"The course title": ["王", ...]} for each printed
+    # text with characters the certificate font lacks (`credits.pdf.unprintable`).
+    unprintable: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _blank(text: str | None) -> bool:
@@ -184,6 +187,8 @@ def publish_check(facts: ActivityFacts, *, today: dt.date) -> list[str]:
         problems.append("No credit designation is offered (add one, e.g. a certificate of completion).")
     for d in offered:
         problems.extend(_designation_problems(d, facts))
+    for what, missing in facts.unprintable.items():
+        problems.append(f"{what} has characters the certificate cannot print: {' '.join(missing)}.")
     return problems
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, FilteredRelation, Max, Min, Prefetch, Q
 from django.utils import timezone
 
-from credits import rules
+from credits import pdf, rules
 from credits.models import (
     ACCREDITED_TYPES,
     Activity,
@@ -83,7 +83,23 @@ def activity_facts(*, activity: Activity) -> rules.ActivityFacts:
             )
             for d in offered
         ),
+        unprintable=_unprintable_texts(activity, course, offered),
     )
+
+
+def _unprintable_texts(activity: Activity, course, offered) -> dict[str, list[str]]:
+    """The texts a certificate prints from the activity, each with the characters the font lacks."""
+    printed = {
+        "The course title": course.title,
+        "The provider's name": activity.provider_name,
+        "The provider's address": activity.provider_address,
+        "The statement that the activity is not accredited": course.accreditation_notice,
+    }
+    for d in offered:
+        label = d.get_credit_type_display()
+        printed[f"{label}: the credit designation statement"] = d.designation_statement
+        printed[f"{label}: the accreditation statement"] = d.accreditation_statement
+    return {what: missing for what, text in printed.items() if (missing := pdf.unprintable(text or ""))}
 
 
 # --- completion ----------------------------------------------------------------------

@@ -66,6 +66,14 @@ def test_publish_check_reports_each_missing_or_invalid_item(change, expected):
     assert expected in problems[0]
 
 
+def test_publish_check_names_each_text_a_certificate_would_print_blank():
+    facts = dataclasses.replace(CLEAN, unprintable={"The course title": ["克", "拉"], "The provider's name": ["ก"]})
+    assert rules.publish_check(facts, today=TODAY) == [
+        "The course title has characters the certificate cannot print: 克 拉.",
+        "The provider's name has characters the certificate cannot print: ก.",
+    ]
+
+
 def test_expiry_three_years_after_last_review_is_allowed():
     facts = dataclasses.replace(CLEAN, expiry_date=dt.date(2029, 6, 1))
     assert rules.publish_check(facts, today=TODAY) == []

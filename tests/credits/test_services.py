@@ -250,6 +250,19 @@ def test_a_name_the_certificate_cannot_print_is_refused_by_reissue_and_correctio
     assert (Claim.objects.count(), Certificate.objects.count()) == (1, 1)
 
 
+def test_an_activity_whose_certificate_would_print_blanks_cannot_be_published(completed):
+    from credits.models import Activity
+
+    completed.provider_name = "Provider 株式会社"
+    completed.save(update_fields=["provider_name"])
+    type(completed.course).objects.filter(pk=completed.course_id).update(title="Kratom für Kliniker")
+    Activity.objects.filter(pk=completed.pk).update(is_published=False)
+    with pytest.raises(services.PublishRefused) as refused:
+        services.activity_publish(activity_id=completed.pk, actor=UserFactory(is_staff=True))
+    assert refused.value.problems == ["The provider's name has characters the certificate cannot print: 株 式 会 社."]
+    assert not Activity.objects.get(pk=completed.pk).is_published
+
+
 @pytest.mark.parametrize(("name", "missing"), [
     ("Łucja Żółć-Ødegaard", []), ("Σωκράτης Παπαδόπουλος", []), ("Nguyễn Thị Minh Khai", []),
     ("محمد علي", []), ("דוד כהן", []), ("王小明", ["王", "小", "明"]), ("Tanaka 田中 田中", ["田", "中"]),
