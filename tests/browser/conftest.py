@@ -96,8 +96,10 @@ def horizontal_overflow(page) -> dict | None:
 _DETACHED_CHOICES_JS = """() => [...document.querySelectorAll('main input[type=radio], main input[type=checkbox]')]
   .map(input => [input, document.querySelector(`label[for="${input.id}"]`)])
   .filter(([input, label]) => {
+    const i = input.getBoundingClientRect();
+    if (i.width === 0 && i.height === 0) return false;  // not shown (a hidden section)
     if (!label) return true;
-    const i = input.getBoundingClientRect(), l = label.getBoundingClientRect();
+    const l = label.getBoundingClientRect();
     return !(l.left >= i.right && i.top < l.bottom && l.top < i.bottom);
   })
   .map(([input, label]) => label ? label.textContent.trim().slice(0, 60) : `#${input.id} (no label)`)"""

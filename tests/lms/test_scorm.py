@@ -34,7 +34,7 @@ from lms.scorm.status import Progress, scorm_status
 from quizzes import grading
 from quizzes.models import Option, Quiz
 from quizzes.services import attempt_start, attempt_submit
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import accessibility_problems, axe_violations
 from tests.factories import UserFactory
 from tests.quizzes.factories import course_dir_write
 
@@ -449,6 +449,29 @@ def test_bundled_course_offline_package_runs_to_completion_and_is_accessible(
     lms = _finished(page)
     assert _core(lms["finished"], version)["status"] == "completed"
     assert lms["manifest"].encode() == files["imsmanifest.xml"]
+
+
+@browser
+def test_bundled_course_offline_package_fits_a_phone(db, tmp_path, page, lms_server):
+    """Inside an LMS on a 320-pixel phone, each offline lesson and check passes axe, never scrolls
+    sideways (long reference URLs, the interaction table) and keeps each choice beside its label."""
+    call_command("load_curriculum")
+    target = tmp_path / "bundled.zip"
+    call_command("export_scorm", "kratom-for-clinicians", "--version", "2004", "--mode", "self-contained",
+                 "--output", str(target))
+    with zipfile.ZipFile(target) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    page.set_viewport_size({"width": 320, "height": 640})
+    frame = _open_in_lms(page, lms_server, files, "2004")
+    sco = page.frames[1]
+    slugs = list(Lesson.objects.filter(course__slug="kratom-for-clinicians").order_by("position")
+                 .values_list("slug", flat=True))
+    for slug in slugs:
+        frame.locator(f"nav a[href='#lesson-{slug}']").click()
+        frame.locator(f"#lesson-{slug}").wait_for(state="visible")
+        problems = accessibility_problems(sco)
+        assert problems == [], f"lesson {slug}: {problems}"
+    assert sco.evaluate("document.documentElement.clientWidth") <= 320
 
 
 def test_launch_of_an_unpublished_course_is_a_clear_error(course, client):
