@@ -11,7 +11,8 @@ Devanagari...) would print as blanks, so a claim refuses it and says which
 characters (`unprintable`, used by `services.claim_input_problems`).
 
 Drawing a page costs 100-160 ms of CPU (measured 2026-11-27, shaping
-included), and a certificate never changes once issued, so
+included); one whose long texts must shrink to fit is drawn two or three
+times (260-330 ms). A certificate never changes once issued, so
 `certificate_pdf_stored` draws a valid certificate once and keeps the bytes
 (`CertificatePdf`, issue #8); existing certificates are filled in on their
 first download. A revoked or superseded certificate is drawn on every
@@ -35,7 +36,8 @@ from credits.models import Certificate, CertificatePdf
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
 # Bump when certificate_pdf draws differently: every stored PDF is then drawn again.
-# 2: text shaping (Arabic and Hebrew names were stored misprinted).
+# 2: text shaping (Arabic and Hebrew names were stored misprinted), and long texts shrink to fit
+# above the QR code (they ran over it and the verification line).
 LAYOUT_VERSION = 2
 FONT_FILES = {"": FONTS / "DejaVuSans.ttf", "B": FONTS / "DejaVuSans-Bold.ttf"}
 # The certificate's fields certificate_pdf prints (credit_line is built from credit_type, amount, credit_label).
@@ -69,8 +71,40 @@ def unprintable(text: str) -> list[str]:
     return list(dict.fromkeys(ch for ch in text if not ch.isspace() and ord(ch) not in printable))
 
 
-def certificate_pdf(certificate: Certificate, *, verify_url: str, status: str = "") -> bytes:
-    """The certificate as a one-page landscape PDF with a QR code linking to verify_url."""
+# The page's frame: the body runs from BODY_TOP down; the QR code (QR_SIZE mm) sits in the
+# bottom right corner, with the verification line beside it.
+BODY_TOP, QR_SIZE = 22, 30
+SMALLEST_SCALE = 0.5
+
+
+def _body(certificate: Certificate, status: str) -> list[tuple[str, float, str, float, float, bool]]:
+    """The certificate's text, top to bottom: (text, font size, style, line height, gap after, red)."""
+    title = "Certificate of Completion" if certificate.credit_type == "completion" else "Certificate of Credit"
+    body = [(title, 26, "B", 12, 4, False)]
+    if status:
+        body.append((status, 14, "B", 8, 2, True))
+    body += [
+        ("This certifies that", 12, "", 8, 0, False),
+        (certificate.learner_name, 22, "B", 11, 0, False),
+        (certificate.profession, 12, "", 7, 3, False),
+        ("completed the enduring activity", 12, "", 8, 0, False),
+        (certificate.activity_title, 15, "B", 8, 3, False),
+        (f"Completed on {certificate.completed_on:%d %B %Y}", 12, "", 8, 0, False),
+        (certificate.credit_line, 14, "B", 8, 0 if certificate.uan else 2, False),
+    ]
+    if certificate.uan:
+        body.append((f"ACPE Universal Activity Number: {certificate.uan}", 11, "", 8, 2, False))
+    if certificate.designation_statement:
+        body.append((certificate.designation_statement, 9, "", 5, 0, False))
+    body += [
+        (certificate.accreditation_statement, 9, "", 5, 2, False),
+        (f"{certificate.provider_name} - {certificate.provider_address}".replace("\n", ", "), 10, "", 6, 0, False),
+    ]
+    return body
+
+
+def _draw(certificate: Certificate, body, *, verify_url: str, scale: float) -> tuple[FPDF, float]:
+    """The page with the body's type at `scale`, and where the body ends (mm from the top)."""
     pdf = FPDF(orientation="L", unit="mm", format="Letter")
     for style, path in FONT_FILES.items():
         pdf.add_font(FONT, style, str(path))
@@ -85,41 +119,41 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str, status: str = 
     pdf.set_line_width(1.2)
     pdf.rect(8, 8, pdf.w - 16, pdf.h - 16)
 
-    def line(text: str, size: float, style: str = "", height: float = 8, gap: float = 0) -> None:
-        pdf.set_font(FONT, style, size)
-        pdf.multi_cell(width, height, (text), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(BODY_TOP)
+    for text, size, style, line_height, gap, red in body:
+        pdf.set_text_color(*((170, 20, 20) if red else (0, 0, 0)))
+        pdf.set_font(FONT, style, size * scale)
+        pdf.multi_cell(width, line_height * scale, text, align="C", new_x="LMARGIN", new_y="NEXT")
         if gap:
-            pdf.ln(gap)
+            pdf.ln(gap * scale)
+    body_end = pdf.get_y()
 
-    pdf.set_y(22)
-    title = "Certificate of Completion" if certificate.credit_type == "completion" else "Certificate of Credit"
-    line(title, 26, "B", 12, 4)
-    if status:
-        pdf.set_text_color(170, 20, 20)
-        line(status, 14, "B", 8, 2)
-        pdf.set_text_color(0, 0, 0)
-    line("This certifies that", 12)
-    line(certificate.learner_name, 22, "B", 11)
-    line(certificate.profession, 12, "", 7, 3)
-    line("completed the enduring activity", 12)
-    line(certificate.activity_title, 15, "B", 8, 3)
-    line(f"Completed on {certificate.completed_on:%d %B %Y}", 12)
-    line(certificate.credit_line, 14, "B", 8)
-    if certificate.uan:
-        line(f"ACPE Universal Activity Number: {certificate.uan}", 11)
-    pdf.ln(2)
-    if certificate.designation_statement:
-        line(certificate.designation_statement, 9, "", 5)
-    line(certificate.accreditation_statement, 9, "", 5, 2)
-    line(f"{certificate.provider_name} - {certificate.provider_address}".replace("\n", ", "), 10, "", 6)
-
-    size = 30
-    pdf.image(io.BytesIO(qr_png(verify_url)), x=pdf.w - 14 - size, y=pdf.h - 14 - size, w=size, h=size)
+    pdf.set_text_color(0, 0, 0)
+    pdf.image(io.BytesIO(qr_png(verify_url)), x=pdf.w - 14 - QR_SIZE, y=pdf.h - 14 - QR_SIZE, w=QR_SIZE, h=QR_SIZE)
     pdf.set_xy(14, pdf.h - 30)
     pdf.set_font(FONT, "", 9)
-    pdf.multi_cell(width - size - 10, 5, (
+    pdf.multi_cell(width - QR_SIZE - 10, 5, (
         f"Issued {certificate.issued_at:%d %B %Y}. Verify this certificate at {verify_url}"
     ), new_x="LMARGIN", new_y="NEXT")
+    return pdf, body_end
+
+
+def certificate_pdf(certificate: Certificate, *, verify_url: str, status: str = "") -> bytes:
+    """The certificate as a one-page landscape PDF with a QR code linking to verify_url.
+
+    A long name, title or statement (a joint-accreditation statement runs to 70 words) must not
+    run into the QR code and the verification line: they overlapped. So a body that ends below
+    the QR code's top is drawn again with its type scaled down to fit, once or twice (a smaller
+    size also wraps into fewer lines, so the first estimate fits or nearly does).
+    """
+    body = _body(certificate, status)
+    scale = 1.0
+    pdf, end = _draw(certificate, body, verify_url=verify_url, scale=scale)
+    bottom = pdf.h - 14 - QR_SIZE - 3
+    while end > bottom and scale > SMALLEST_SCALE:
+        estimate = scale * (bottom - BODY_TOP) / (end - BODY_TOP)
+        scale = max(SMALLEST_SCALE, min(scale - 0.02, round(estimate, 2)))
+        pdf, end = _draw(certificate, body, verify_url=verify_url, scale=scale)
     return bytes(pdf.output())
 
 
