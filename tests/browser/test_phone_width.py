@@ -66,6 +66,13 @@ def test_a_clinicians_pages_after_the_lessons_fit_a_phone(page, live_server, wor
     # The review of the passed post-test shows rationales and their references.
     assert any("/result/" in path for path in checked) and len(checked) >= 15
 
+    # The knowledge-gain table shows its scores without scrolling: it is what the dashboard is for.
+    _sign_in(page, live_server, finished)
+    page.goto(live_server.url + reverse("quizzes:dashboard"))
+    gain = page.locator("table.gain")
+    assert gain.locator("tbody tr").count() >= 10
+    assert gain.evaluate("t => t.getBoundingClientRect().right <= t.parentElement.getBoundingClientRect().right")
+
 
 def test_staff_reports_fit_a_phone(page, live_server, world):
     staff = UserFactory(is_staff=True, is_superuser=True)
