@@ -269,7 +269,7 @@ class ClaimInput:
     licence_state: str = ""
 
 
-def _name_problem(name: str) -> str:
+def certificate_name_problem(name: str) -> str:
     """Why `name` cannot go on a certificate, or "": characters the certificate font lacks would print blank."""
     missing = pdf.unprintable(name)
     if not missing:
@@ -285,7 +285,7 @@ def claim_input_problems(data: ClaimInput, *, activity: Activity, designation: C
         errors["attested"] = "Confirm that the time you enter is the time you actually spent."
     if not data.full_name.strip():
         errors["full_name"] = "Enter your name as it should appear on the certificate."
-    elif problem := _name_problem(data.full_name):
+    elif problem := certificate_name_problem(data.full_name):
         errors["full_name"] = problem
     hours_problem = rules.hours_problem(data.hours, maximum=designation.max_amount, increment=designation.increment)
     if hours_problem:
@@ -453,7 +453,7 @@ def certificate_reissue(*, certificate_id: int, actor, reason: str, learner_name
     ).get(pk=certificate_id)
     if Certificate.objects.filter(supersedes=old).exists():
         raise ValidationError("This certificate has already been reissued; reissue the newest one.")
-    if problem := _name_problem(learner_name):
+    if problem := certificate_name_problem(learner_name):
         raise ValidationError({"learner_name": problem})
     certificate_revoke(certificate_id=old.pk, actor=actor, reason=f"Reissued: {reason}")
     claim = old.claim
@@ -480,7 +480,7 @@ def claim_correct(*, claim_id: int, actor, reason: str, hours: Decimal | None = 
     )
     if Claim.objects.filter(supersedes=old).exists():
         raise ValidationError("This claim has already been corrected; correct the newest one.")
-    if name_problem := _name_problem(full_name):
+    if name_problem := certificate_name_problem(full_name):
         raise ValidationError({"full_name": name_problem})
     hours = old.hours if hours is None else Decimal(hours)
     problem = rules.hours_problem(hours, maximum=old.designation.max_amount, increment=old.designation.increment)

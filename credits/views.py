@@ -78,6 +78,8 @@ def activity_detail(request, course_slug: str):
         claim = selectors.claim_current_get(activity=activity, learner=request.user)
         context["claim"] = claim
         context["certificate"] = claim.certificates.order_by("-issued_at").first() if claim else None
+        # Said before the claim, which refuses such a name: the profile is where to change it.
+        context["name_problem"] = "" if claim else services.certificate_name_problem(request.user.full_name)
     return render(request, "credits/activity_detail.html", context)
 
 

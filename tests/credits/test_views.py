@@ -179,6 +179,18 @@ def test_claim_form_refuses_a_name_the_certificate_cannot_print_and_says_which_c
     assert not Claim.objects.exists() and not Certificate.objects.exists()
 
 
+def test_activity_page_warns_before_the_claim_of_a_name_the_certificate_cannot_print(client, activity):
+    learner = UserFactory(full_name="王小明")
+    client.force_login(learner)
+    body = client.get(reverse("credits:activity_detail", args=[activity.course.slug])).content.decode()
+    assert "Your name for certificates: The certificate cannot print 王 小 明." in body
+    assert reverse("accounts:profile") in body
+
+    type(learner).objects.filter(pk=learner.pk).update(full_name="Wang Xiaoming")
+    body = client.get(reverse("credits:activity_detail", args=[activity.course.slug])).content.decode()
+    assert "Your name for certificates" not in body
+
+
 def test_verification_page_confirms_a_real_code(client, certificate):
     response = client.get(reverse("credits:certificate_verify", args=[certificate.code]))
     body = response.content.decode()
