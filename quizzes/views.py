@@ -3,7 +3,9 @@ review, the learner dashboard, and the staff item analysis (page and CSV).
 
 Views parse, call one selector or service, and render. Every page works
 without JavaScript: an attempt is one form with "Save and finish later" and
-"Submit" buttons; a knowledge check is one small form per question. Invalid
+"Submit" buttons; a knowledge check is one small form per question. With it,
+the attempt page also saves each answer as it is chosen, through the API
+(static/js/quiz-autosave.js). Invalid
 answers get a 400 and a closed attempt a 409, and neither changes anything
 (the services validate before writing).
 """

@@ -4,6 +4,7 @@ retakes and passes; axe-core reports no WCAG A/AA violations on the quiz pages.
 Uses the browser set-up of tests/browser (Debian's Chromium, vendored axe-core).
 """
 
+import re
 import shutil
 from io import StringIO
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from playwright.sync_api import expect
 
-from quizzes.models import Quiz
+from quizzes.models import Attempt, Quiz, ResponseChoice
 from tests.browser.conftest import CHROMIUM, accessibility_problems
 from tests.factories import UserFactory
 from tests.quizzes.factories import course_dir_write
@@ -111,3 +113,139 @@ def test_pretest_fail_review_retake_pass(page, live_server, course, width):
     page.get_by_role("link", name="Your progress").first.click()
     assert page.get_by_text("Passed").first.is_visible()
     _check(page, "dashboard")
+
+
+# --- the attempt page saves each answer as it is chosen (static/js/quiz-autosave.js) ---------
+
+
+def _saved_choices(attempt_id: int) -> dict[int, set[int]]:
+    """Position -> the ids of the options saved on the server for that question."""
+    saved: dict[int, set[int]] = {}
+    for position, option_id in ResponseChoice.objects.filter(response__attempt_id=attempt_id).values_list(
+        "response__position", "option_id"
+    ):
+        saved.setdefault(position, set()).add(option_id)
+    return saved
+
+
+def _start_pretest(page, live_server, course) -> int:
+    page.goto(f"{live_server.url}/courses/{course}/quizzes/pretest/")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_load_state()  # the attempt page, its deferred script run
+    return int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def _tick(page, position: int) -> int:
+    """Tick the first option of question `position` by its label; returns the option's id."""
+    option = page.locator("fieldset.question").nth(position - 1).locator("ul.options input").first
+    option_id = int(option.get_attribute("value"))
+    page.locator(f"label[for=o{option_id}]").click()
+    return option_id
+
+
+def _autosave_status(page):
+    return page.locator("[data-autosave-status]")
+
+
+def test_answers_are_saved_as_chosen_and_survive_a_lost_tab(page, live_server, course):
+    page.set_viewport_size({"width": 320, "height": 900})
+    _login(page, live_server)
+    attempt_id = _start_pretest(page, live_server, course)
+    assert _saved_choices(attempt_id) == {}
+
+    first = _tick(page, 1)
+    expect(_autosave_status(page)).to_have_text(re.compile(r"^Answers saved at .+\.$"))
+    assert page.locator("[data-answered-count]").inner_text() == "1"
+    assert _saved_choices(attempt_id) == {1: {first}}
+    assert Attempt.objects.get(pk=attempt_id).submitted_at is None  # saved, never graded
+    _check(page, "attempt page with the save status shown")
+
+    # The phone drops the tab; the learner comes back to the attempt in a new one.
+    context = page.context
+    page.close()
+    page = context.new_page()
+    page.goto(f"{live_server.url}/attempts/{attempt_id}/")
+    assert page.locator(f"#o{first}").is_checked()
+    assert page.locator("[data-answered-count]").inner_text() == "1"
+
+
+def test_an_answer_ticked_before_the_script_arrived_is_saved_when_it_does(page, live_server, course):
+    """A slow phone shows the form before the script has run: the tick is not lost."""
+    _login(page, live_server)
+    page.route("**/js/quiz-autosave.js", lambda route: route.abort())
+    attempt_id = _start_pretest(page, live_server, course)
+    first = _tick(page, 1)
+    page.unroute("**/js/quiz-autosave.js")
+    page.add_script_tag(url=f"{live_server.url}/static/js/quiz-autosave.js")
+    expect(_autosave_status(page)).to_have_text(re.compile(r"^Answers saved at "))
+    assert _saved_choices(attempt_id) == {1: {first}}
+
+
+def test_answers_chosen_offline_are_saved_when_back_online(page, live_server, course):
+    _login(page, live_server)
+    attempt_id = _start_pretest(page, live_server, course)
+
+    page.context.set_offline(True)
+    second = _tick(page, 2)
+    expect(_autosave_status(page)).to_contain_text("no connection")
+    assert _saved_choices(attempt_id) == {}
+
+    page.context.set_offline(False)
+    expect(_autosave_status(page)).to_have_text(re.compile(r"^Answers saved at "), timeout=15_000)
+    assert _saved_choices(attempt_id) == {2: {second}}
+
+
+def test_leaving_with_an_answer_unsent_asks_first_then_sends_it(page, live_server, course):
+    _login(page, live_server)
+    attempt_id = _start_pretest(page, live_server, course)
+    # Hold the delayed save back, so only leaving the page can send the answer.
+    page.locator("form[data-autosave-url]").evaluate("form => form.setAttribute('data-autosave-delay', '600000')")
+    second = _tick(page, 2)
+    page.wait_for_timeout(300)
+    assert _saved_choices(attempt_id) == {}
+
+    dialogs = []
+
+    def leave(dialog):
+        dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", leave)
+    page.goto(f"{live_server.url}/dashboard/")
+    assert dialogs == ["beforeunload"]
+    for _ in range(50):  # the page-hide save outlives the page; give it a moment to land
+        if _saved_choices(attempt_id):
+            break
+        page.wait_for_timeout(100)
+    assert _saved_choices(attempt_id) == {2: {second}}
+
+
+def test_an_attempt_submitted_in_another_tab_stops_the_saving_and_says_why(page, live_server, course):
+    _login(page, live_server)
+    attempt_id = _start_pretest(page, live_server, course)
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/attempts/{attempt_id}/")
+    other.get_by_role("button", name="Submit").click()
+    assert Attempt.objects.get(pk=attempt_id).submitted_at is not None
+
+    _tick(page, 1)
+    expect(_autosave_status(page)).to_have_text(re.compile(r"^Not saved: .*submitted"))
+    assert _saved_choices(attempt_id) == {}
+    # Nothing is left pending: leaving asks nothing.
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+    page.goto(f"{live_server.url}/dashboard/")
+    assert dialogs == []
+
+
+def test_without_the_script_the_attempt_page_still_saves_with_its_button(browser, live_server, course):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    _login(page, live_server)
+    attempt_id = _start_pretest(page, live_server, course)
+    assert _autosave_status(page).is_hidden()
+    first = _tick(page, 1)
+    assert _saved_choices(attempt_id) == {}
+    page.get_by_role("button", name="Save and finish later").click()
+    assert _saved_choices(attempt_id) == {1: {first}}
+    context.close()
