@@ -1,18 +1,21 @@
 """Sign-up and profile forms."""
 
-import re
-
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
+from accounts import identifiers
 from accounts.models import User
-
-_NPI_RE = re.compile(r"^\d{10}$")
-_NABP_RE = re.compile(r"^\d{1,10}$")
-_STATE_RE = re.compile(r"^[A-Z]{2}$")
 
 
 class ProfileFieldsMixin:
+    """The checks the claim applies (accounts/identifiers.py), where the learner types the value."""
+
+    def clean_full_name(self):
+        name = self.cleaned_data["full_name"].strip()
+        if problem := identifiers.full_name_problem(name):
+            raise forms.ValidationError(problem)
+        return name
+
     def clean_email(self):
         email = self.cleaned_data["email"].strip()
         qs = User.objects.filter(email__iexact=email)
@@ -24,19 +27,19 @@ class ProfileFieldsMixin:
 
     def clean_npi(self):
         npi = self.cleaned_data.get("npi", "").strip()
-        if npi and not _NPI_RE.match(npi):
-            raise forms.ValidationError("An NPI is exactly 10 digits.")
+        if npi and not identifiers.npi_is_valid(npi):
+            raise forms.ValidationError(identifiers.NPI_INVALID)
         return npi
 
     def clean_nabp_eprofile_id(self):
         value = self.cleaned_data.get("nabp_eprofile_id", "").strip()
-        if value and not _NABP_RE.match(value):
-            raise forms.ValidationError("An NABP e-Profile ID is a number of up to 10 digits.")
+        if value and not identifiers.nabp_eprofile_is_valid(value):
+            raise forms.ValidationError(identifiers.NABP_EPROFILE_INVALID)
         return value
 
     def clean_licence_state(self):
         value = self.cleaned_data.get("licence_state", "").strip().upper()
-        if value and not _STATE_RE.match(value):
+        if value and not identifiers.LICENCE_STATE_PATTERN.fullmatch(value):
             raise forms.ValidationError("Use the two-letter state code, e.g. OH.")
         return value
 

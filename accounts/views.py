@@ -1,5 +1,7 @@
 """Sign-up and profile pages; log-in, log-out and password reset are Django's."""
 
+from http import HTTPStatus
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -21,6 +23,9 @@ class SignUpView(FormView):
         if request.user.is_authenticated:
             return redirect(self._next_url())
         return super().dispatch(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=HTTPStatus.BAD_REQUEST)
 
     def form_valid(self, form):
         user = form.save()
@@ -45,6 +50,9 @@ class ProfileView(LoginRequiredMixin, UpdateView):
 
     def get_object(self, queryset=None):
         return self.request.user
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=HTTPStatus.BAD_REQUEST)
 
     def form_valid(self, form):
         messages.success(self.request, "Your profile was saved.")

@@ -1,7 +1,8 @@
 """The accreditation rules as pure functions: no database, no clock.
 
-The publish check, identifier formats (NPI, NABP e-Profile ID, birth
-month/day, ACPE UAN), the hours a learner may attest, and the audit log's
+The publish check, identifier formats (birth month/day, ACPE UAN; the
+learner's NPI and NABP e-Profile ID are in accounts/identifiers.py, which the
+profile applies too), the hours a learner may attest, and the audit log's
 canonical hashing live here, so each rule is tested without a database and
 the services, forms and admin all apply the same one.
 """
@@ -22,36 +23,9 @@ from decimal import Decimal, InvalidOperation
 # format of enduring online material, and a two-digit topic designator) -
 # audience (P pharmacists, T technicians).
 UAN_PATTERN = re.compile(r"^\d{4}-\d{4}-\d{2}-\d{3}-H\d{2}-[PT]$")
-# NABP issues e-Profile IDs as numbers of up to seven digits; CPE Monitor
-# rejects anything else, so the claim does too.
-NABP_EPROFILE_PATTERN = re.compile(r"^[1-9]\d{0,6}$")
-LICENCE_STATE_PATTERN = re.compile(r"^[A-Z]{2}$")
 # Enduring material: expiry at most three years after release or last review.
 MAX_ENDURING_YEARS = 3
 PLACEHOLDER_MARK = "placeholder"
-
-
-def npi_is_valid(npi: str) -> bool:
-    """A 10-digit NPI whose last digit is the Luhn check digit over '80840' + the first nine.
-
-    The 80840 prefix is the NPI's card-issuer prefix (CMS, NPI check digit
-    specification); 1234567893 is CMS's worked example.
-    """
-    if not re.fullmatch(r"\d{10}", npi or ""):
-        return False
-    digits = [int(c) for c in "80840" + npi]
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
-
-
-def nabp_eprofile_is_valid(value: str) -> bool:
-    return bool(NABP_EPROFILE_PATTERN.fullmatch(value or ""))
 
 
 def birth_month_day_is_valid(month: int | None, day: int | None) -> bool:

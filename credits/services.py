@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import identifiers
 from accounts.models import User
 from credits import pdf, rules, selectors
 from credits.models import (
@@ -290,8 +291,8 @@ def claim_input_problems(data: ClaimInput, *, activity: Activity, designation: C
     hours_problem = rules.hours_problem(data.hours, maximum=designation.max_amount, increment=designation.increment)
     if hours_problem:
         errors["hours"] = hours_problem
-    if data.npi and not rules.npi_is_valid(data.npi):
-        errors["npi"] = "This NPI is not valid: check the 10 digits (the last is a check digit)."
+    if data.npi and not identifiers.npi_is_valid(data.npi):
+        errors["npi"] = identifiers.NPI_INVALID
     credit_type = designation.credit_type
     if credit_type == CreditType.AMA_PRA_1 and activity.reports_to_pars:
         # PARS matches a physician on name, month/day of birth and NPI or licence.
@@ -300,16 +301,16 @@ def claim_input_problems(data: ClaimInput, *, activity: Activity, designation: C
         if not data.npi and not (data.licence_number and data.licence_state):
             errors["npi"] = "PARS needs your NPI (or a licence number and state)."
     needs_birthday = credit_type == CreditType.ACPE or (credit_type == CreditType.AMA_PRA_1 and activity.reports_to_pars)
-    if credit_type == CreditType.ACPE and not rules.nabp_eprofile_is_valid(data.nabp_eprofile_id):
+    if credit_type == CreditType.ACPE and not identifiers.nabp_eprofile_is_valid(data.nabp_eprofile_id):
         errors["nabp_eprofile_id"] = "CPE Monitor needs your NABP e-Profile ID: up to 7 digits, e.g. 1234567."
     if needs_birthday and not rules.birth_month_day_is_valid(data.birth_month, data.birth_day):
         errors["birth_day"] = "Enter the month and day of your birth (the accreditor matches on them)."
     if activity.reports_to_ce_broker:
         if not data.licence_number.strip():
             errors["licence_number"] = "CE Broker needs your licence number."
-        if not rules.LICENCE_STATE_PATTERN.fullmatch(data.licence_state or ""):
+        if not identifiers.LICENCE_STATE_PATTERN.fullmatch(data.licence_state or ""):
             errors["licence_state"] = "CE Broker needs your licence state as two capital letters, e.g. OH."
-    elif data.licence_state and not rules.LICENCE_STATE_PATTERN.fullmatch(data.licence_state):
+    elif data.licence_state and not identifiers.LICENCE_STATE_PATTERN.fullmatch(data.licence_state):
         errors["licence_state"] = "Enter the state as two capital letters, e.g. OH."
     return errors
 

@@ -77,10 +77,15 @@ def test_signup_redirects_a_signed_in_learner(client, django_user_model):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("npi", "12345", "An NPI is exactly 10 digits."),
-        ("nabp_eprofile_id", "ABC", "An NABP e-Profile ID is a number"),
+        ("npi", "12345", "This NPI is not valid"),
+        # Ten digits, but the check digit is wrong: the claim would refuse it, so the sign-up does.
+        ("npi", "1234567890", "This NPI is not valid"),
+        ("nabp_eprofile_id", "ABC", "An NABP e-Profile ID is a number of up to 7 digits"),
+        ("nabp_eprofile_id", "12345678", "An NABP e-Profile ID is a number of up to 7 digits"),
         ("email", "LEARNER@EXAMPLE.ORG", "already exists"),
         ("full_name", "", "This field is required."),
+        # The certificate font has no such glyphs (credits registers the check; accounts cannot import it).
+        ("full_name", "王小明", "The certificate cannot print 王 小 明"),
     ],
 )
 def test_signup_rejects_bad_input_with_a_clear_message(client, field, value, message):
@@ -94,7 +99,7 @@ def test_signup_rejects_bad_input_with_a_clear_message(client, field, value, mes
         field: value,
     }
     response = client.post(reverse("accounts:signup"), data)
-    assert response.status_code == HTTPStatus.OK
+    assert response.status_code == HTTPStatus.BAD_REQUEST
     assert message in response.content.decode()
     assert User.objects.count() == 1
 

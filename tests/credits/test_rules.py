@@ -94,22 +94,6 @@ def test_publish_check_lists_every_problem_at_once():
     assert len(rules.publish_check(facts, today=TODAY)) == 3
 
 
-@pytest.mark.parametrize("npi", ["1234567893", "1245319599"])
-def test_npi_with_correct_check_digit_is_valid(npi):
-    assert rules.npi_is_valid(npi)
-
-
-@pytest.mark.parametrize("npi", ["1234567890", "1234567894", "123456789", "12345678931", "abcdefghij", ""])
-def test_npi_with_wrong_check_digit_or_shape_is_invalid(npi):
-    assert not rules.npi_is_valid(npi)
-
-
-@pytest.mark.parametrize(("value", "valid"), [("1234567", True), ("123456", True), ("12345678", False),
-                                              ("0123456", False), ("12A4567", False), ("", False)])
-def test_nabp_eprofile_id_format(value, valid):
-    assert rules.nabp_eprofile_is_valid(value) is valid
-
-
 @pytest.mark.parametrize(("month", "day", "valid"), [(2, 29, True), (4, 31, False), (13, 1, False),
                                                      (None, 1, False), (12, 31, True), (1, 0, False)])
 def test_birth_month_and_day_must_be_a_real_date(month, day, valid):
