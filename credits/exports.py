@@ -25,6 +25,7 @@ from curriculum.models import Objective
 from quizzes.models import Quiz, Response
 
 CHUNK = 2000
+BOM = "\ufeff"  # UTF-8 byte-order mark: see Report.for_spreadsheets
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class Report:
     title: str
     header: tuple[str, ...]
     rows: Iterator[tuple]
+    # For people, opened in a spreadsheet: start with a UTF-8 byte-order mark, without which Excel
+    # reads the file as the machine's legacy code page and garbles every accent and dash. Reports an
+    # accreditor's upload parses (PARS, CPE Monitor) or a system imports (completions) go without.
+    for_spreadsheets: bool = False
 
 
 def _current_claims():
@@ -166,7 +171,8 @@ def evaluation_report(*, activity: Activity) -> Report:
         for text in comments.order_by("submitted_at").iterator(chunk_size=CHUNK):
             yield ("comment", text, "", "", "")
 
-    return Report("evaluations", "Evaluation summary", ("section", "item", "n", "mean_rating", "agree_percent"), rows())
+    return Report("evaluations", "Evaluation summary", ("section", "item", "n", "mean_rating", "agree_percent"), rows(),
+                  for_spreadsheets=True)
 
 
 @dataclass
@@ -232,7 +238,7 @@ def outcomes_report(*, activity: Activity) -> Report:
         for o in outcomes_get(activity=activity)
     )
     return Report("outcomes", "Outcomes", ("objective", "text", "matched_learners", "pre_percent_correct",
-                                           "post_percent_correct"), rows)
+                                           "post_percent_correct"), rows, for_spreadsheets=True)
 
 
 # --- CSV writing ------------------------------------------------------------------------
@@ -247,13 +253,14 @@ class _Echo:
 
 def csv_lines(report: Report, *, progress: Callable[[int, None], None] | None = None) -> Iterator[str]:
     """The report as CSV text, one line at a time. Cells starting with =, +, - or @ are
-    prefixed with a quote so a spreadsheet does not run learner-entered text as a formula.
+    prefixed with a quote so a spreadsheet does not run learner-entered text as a formula; a
+    report for spreadsheets starts with a byte-order mark (Report.for_spreadsheets).
 
     `progress(rows, None)` is called every CHUNK rows and once at the end: the
     total is unknown, since rows stream from the database without a count.
     """
     writer = csv.writer(_Echo())
-    yield writer.writerow(report.header)
+    yield (BOM if report.for_spreadsheets else "") + writer.writerow(report.header)
     written = 0
     for row in report.rows:
         yield writer.writerow([_cell(value) for value in row])

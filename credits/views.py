@@ -226,6 +226,7 @@ def transcript(request):
 @login_required
 def transcript_csv(request):
     buffer = io.StringIO()
+    buffer.write(exports.BOM)  # a clinician opens it in a spreadsheet (exports.Report.for_spreadsheets)
     writer = csv.writer(buffer)
     writer.writerow(["activity", "completed_on", "credit_type", "amount", "uan", "provider", "status",
                      "verification_url"])

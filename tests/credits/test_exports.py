@@ -71,6 +71,21 @@ def test_csv_neutralises_formula_cells(completed, learner):
     assert list(csv.reader(io.StringIO(text)))[1][7] == "'=HYPERLINK(1)"
 
 
+@pytest.mark.parametrize(
+    ("name", "marked"),
+    # People read the evaluations and outcomes in a spreadsheet; PARS and CPE Monitor uploads, and the
+    # completions a system imports, are parsed by programs that may take a mark for part of a column name.
+    [("evaluations", True), ("outcomes", True), ("completions", False), ("pars", False), ("cpe-monitor", False)],
+)
+def test_only_the_reports_for_people_start_with_a_byte_order_mark(completed, learner, name, marked):
+    services.claim_create(learner=learner, activity_id=completed.pk, data=claim_input(full_name="Zoë Ångström"))
+    report = exports.report_build(name, date_from=dt.date.min, date_to=dt.date.max, activity=completed,
+                                  today=timezone.localdate())
+    text = "".join(exports.csv_lines(report))
+    assert text.startswith("\ufeff") is marked
+    assert next(csv.reader(io.StringIO(text.removeprefix("\ufeff")))) == list(report.header)
+
+
 def test_export_command_writes_the_same_csv(completed, learner, tmp_path):
     services.claim_create(learner=learner, activity_id=completed.pk, data=claim_input())
     target = tmp_path / "completions.csv"

@@ -1,6 +1,7 @@
 """Credit pages: activity record, evaluation, claim, certificate (HTML and PDF),
 public verification, transcript, and staff reports."""
 
+import codecs
 import csv
 import io
 import re
@@ -231,7 +232,10 @@ def test_revoking_records_one_outbox_event(certificate):
 
 def test_transcript_csv_lists_own_certificates(learner_client, certificate):
     response = learner_client.get(reverse("credits:transcript_csv"))
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    # A byte-order mark first, so a spreadsheet reads the file as UTF-8 (a title's dash or accent).
+    assert response.content.startswith(codecs.BOM_UTF8)
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][0] == "activity"
     assert rows[1][0] == certificate.activity_title
     assert rows[1][-1].endswith(f"/verify/{certificate.code}/")
 
@@ -291,7 +295,9 @@ def test_completions_csv_streams_claims_in_range(staff_client, certificate):
     response = staff_client.get(reverse("credits:report_csv", args=["completions"]),
                                 {"date_from": day, "date_to": day, "credit_type": "ama_pra_1"})
     assert response.streaming
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body = b"".join(response.streaming_content)
+    assert not body.startswith(codecs.BOM_UTF8)  # read by systems, which may take a mark for a column name
+    rows = list(csv.reader(io.StringIO(body.decode())))
     assert rows[0][:3] == ["claim_id", "completed_on", "attested_at"]
     assert rows[1][7] == "Jane Q. Placeholder, MD"
     assert len(rows) == 2
@@ -311,9 +317,10 @@ def test_made_up_code_of_the_wrong_shape_never_reaches_the_database(client, djan
 @pytest.mark.parametrize("name", ["evaluations", "outcomes"])
 def test_activity_reports_stream_for_staff(staff_client, completed, name):
     response = staff_client.get(reverse("credits:report_csv", args=[name]), {"activity": completed.course.slug})
-    text = b"".join(response.streaming_content).decode()
+    body = b"".join(response.streaming_content)
     assert response.status_code == HTTPStatus.OK
-    assert text.splitlines()[0].split(",")[0] in {"section", "objective"}
+    assert body.startswith(codecs.BOM_UTF8)  # read by people, in a spreadsheet
+    assert body.decode("utf-8-sig").splitlines()[0].split(",")[0] in {"section", "objective"}
 
 
 def test_activity_report_without_an_activity_is_404(staff_client):
