@@ -1,9 +1,11 @@
-"""Sign-up and profile pages; log-in, log-out and password reset are Django's."""
+"""Sign-up and profile pages; log-in, log-out and password reset are Django's, answering 400 to a form
+with errors."""
 
 from http import HTTPStatus
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
@@ -14,7 +16,27 @@ from accounts.backends import BACKEND_PATH
 from accounts.forms import ProfileForm, SignUpForm
 
 
-class SignUpView(FormView):
+class InvalidFormIs400:
+    """A form sent back with its errors answers 400, as every form of the site does: the page
+    says what is wrong, and the status tells scripts and monitors that nothing was done."""
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=HTTPStatus.BAD_REQUEST)
+
+
+class LoginView(InvalidFormIs400, auth_views.LoginView):
+    pass
+
+
+class PasswordResetView(InvalidFormIs400, auth_views.PasswordResetView):
+    pass
+
+
+class PasswordResetConfirmView(InvalidFormIs400, auth_views.PasswordResetConfirmView):
+    pass
+
+
+class SignUpView(InvalidFormIs400, FormView):
     template_name = "accounts/user_signup.html"
     form_class = SignUpForm
 
@@ -23,9 +45,6 @@ class SignUpView(FormView):
         if request.user.is_authenticated:
             return redirect(self._next_url())
         return super().dispatch(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        return self.render_to_response(self.get_context_data(form=form), status=HTTPStatus.BAD_REQUEST)
 
     def form_valid(self, form):
         user = form.save()
@@ -43,16 +62,13 @@ class SignUpView(FormView):
         return reverse_lazy("curriculum:catalogue")
 
 
-class ProfileView(LoginRequiredMixin, UpdateView):
+class ProfileView(LoginRequiredMixin, InvalidFormIs400, UpdateView):
     template_name = "accounts/user_profile.html"
     form_class = ProfileForm
     success_url = reverse_lazy("accounts:profile")
 
     def get_object(self, queryset=None):
         return self.request.user
-
-    def form_invalid(self, form):
-        return self.render_to_response(self.get_context_data(form=form), status=HTTPStatus.BAD_REQUEST)
 
     def form_valid(self, form):
         messages.success(self.request, "Your profile was saved.")

@@ -122,9 +122,31 @@ def test_password_reset_sends_a_working_link(client):
     assert len(mail.outbox) == 1
     link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
     form_url = client.get(link).url  # Django swaps the token for a session and redirects
+    mismatch = client.post(form_url, {"new_password1": "new-passphrase-456", "new_password2": "other-passphrase"})
+    assert mismatch.status_code == HTTPStatus.BAD_REQUEST
+    assert "didn’t match" in mismatch.content.decode()
+    assert User.objects.get(email="reset@example.org").check_password("old-passphrase-123")
     response = client.post(form_url, {"new_password1": "new-passphrase-456", "new_password2": "new-passphrase-456"})
     assert response.status_code == HTTPStatus.FOUND
     assert User.objects.get(email="reset@example.org").check_password("new-passphrase-456")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "data", "message"),
+    [
+        ("accounts:login", {"username": "nobody@example.org", "password": "wrong"},
+         "Please enter a correct e-mail address and password"),
+        ("accounts:login", {"username": "", "password": ""}, "This field is required."),
+        ("accounts:password_reset", {"email": "not-an-address"}, "Enter a valid email address."),
+    ],
+)
+def test_a_form_sent_back_with_errors_is_a_400_that_says_what_is_wrong(client, url, data, message):
+    response = client.post(reverse(url), data)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert message in response.content.decode()
+    assert mail.outbox == []
+    assert "_auth_user_id" not in client.session
 
 
 def test_production_profile_passes_check_deploy():

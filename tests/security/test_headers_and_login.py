@@ -58,7 +58,8 @@ def test_login_is_throttled_after_repeated_failures(client, settings):
     User.objects.create_user("target@example.org", "the-real-passphrase", full_name="T")
     url = reverse("accounts:login")
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
-        assert client.post(url, {"username": "target@example.org", "password": "wrong"}).status_code == HTTPStatus.OK
+        failed = client.post(url, {"username": "target@example.org", "password": "wrong"})
+        assert failed.status_code == HTTPStatus.BAD_REQUEST  # the form again, saying what is wrong
     locked = client.post(url, {"username": "target@example.org", "password": "wrong"})
     assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
     # Even the right password is refused while locked out.
