@@ -13,6 +13,7 @@ journey still running at the deadline is abandoned and not counted.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 import time
@@ -57,6 +58,9 @@ class JourneyPlan:
     key: dict[int, frozenset[int]]  # item version -> correct options
     evaluation_path: str | None = None  # credits (#6): None where those pages do not exist
     claim_path: str | None = None
+    # The API's answer save with "{id}" for the attempt: each answer is PUT as it is chosen, as the
+    # attempt page's script does; None sends the answers with the submit only, as without script.
+    answers_path: str | None = None
     accuracy: float = 0.9
 
 
@@ -93,8 +97,10 @@ class Journey:
         self.plan, self.session, self.result, self.rng = plan, session, result, rng
         self.cookies: dict[str, str] = {}
 
-    async def request(self, step: str, method: str, path: str, fields=None, expect=(200,)) -> tuple[str, str]:
-        """Send one step's request; returns (body, Location). Raises StepFailed on an unexpected answer."""
+    async def request(self, step: str, method: str, path: str, fields=None, expect=(200,),
+                      json_body=None) -> tuple[str, str]:
+        """Send one step's request (a form's `fields`, or `json_body` as the page's script sends it);
+        returns (body, Location). Raises StepFailed on an unexpected answer."""
         headers = {"X-Forwarded-Proto": "https"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -102,6 +108,10 @@ class Journey:
         if fields is not None:
             body = urllib.parse.urlencode([("csrfmiddlewaretoken", self.cookies.get("csrftoken", "")), *fields])
             headers.update({"Content-Type": FORM, "Origin": self.plan.origin})
+        elif json_body is not None:
+            body = json.dumps(json_body)
+            headers.update({"Content-Type": "application/json", "Origin": self.plan.origin,
+                            "X-CSRFToken": self.cookies.get("csrftoken", "")})
         rec = self.result.steps[step]
         t0 = time.perf_counter()
         try:
@@ -152,6 +162,10 @@ class Journey:
             else:
                 picked = [next((o for o in shown if o not in correct), shown[0])]
             answers += [(f"q{version}", str(o)) for o in picked]
+            if p.answers_path:
+                # The page's script saves each answer as it is chosen (static/js/quiz-autosave.js).
+                await self.request("save answer", "PUT", p.answers_path.format(id=match.group(1)),
+                                   json_body={"answers": [{"question": version, "options": picked}]})
         await self.request("submit post-test", "POST", attempt_path, [("action", "submit"), *answers],
                            expect=(302,))
         result, _ = await self.request("result page", "GET", attempt_path + "result/")

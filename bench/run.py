@@ -692,6 +692,7 @@ def main(argv=None) -> int:
             emails=seeded.journey_emails, password=LEARNER_PASSWORD, key=key,
             evaluation_path=ctx.reverse("credits:evaluation_form", ctx.course),
             claim_path=ctx.reverse("credits:claim_form", ctx.course),
+            answers_path=ctx.reverse("v1:attempt-answers", 0).replace("/0/", "/{id}/"),
         )
         log(f"journey: {args.journey_users} clinicians for {args.journey_seconds:.0f} s")
         journey = asyncio.run(run_journeys(plan, users=args.journey_users, duration=args.journey_seconds,

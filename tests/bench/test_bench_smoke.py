@@ -77,6 +77,9 @@ def test_bench_smoke_writes_a_complete_report_without_errors(tmp_path):
     assert journey["errors"] == 0, journey["steps"]
     assert journey["completed"] > 0
     assert {"p95_ms", "requests"} <= journey["steps"]["submit post-test"].keys()
+    # Each answer is saved as it is chosen, as the attempt page's script does: one PUT a question.
+    saves, submits = journey["steps"]["save answer"]["requests"], journey["steps"]["submit post-test"]["requests"]
+    assert saves >= submits > 0
     assert report["summary"]["errors"] == 0
     assert "targets:" in completed.stdout  # the table was printed
     # The seed says where it is (ten minutes at --scale 10 otherwise pass in silence).
