@@ -17,8 +17,9 @@ from accounts.forms import ProfileForm, SignUpForm
 
 
 class InvalidFormIs400:
-    """A form sent back with its errors answers 400, as every form of the site does: the page
-    says what is wrong, and the status tells scripts and monitors that nothing was done."""
+    """A form sent back with its errors answers 400, as the learner's other forms do (attempt,
+    evaluation, claim): the page says what is wrong, and the status tells scripts and monitors
+    that nothing was done. (The admin's forms are Django's, and answer 200.)"""
 
     def form_invalid(self, form):
         return self.render_to_response(self.get_context_data(form=form), status=HTTPStatus.BAD_REQUEST)
