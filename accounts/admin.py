@@ -3,11 +3,14 @@ from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from accounts.forms import AdminUserAddForm, AdminUserChangeForm
 from accounts.models import User
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = AdminUserChangeForm
+    add_form = AdminUserAddForm
     ordering = ["email"]
     list_display = ["email", "full_name", "profession", "is_staff", "date_joined"]
     list_filter = ["profession", "is_staff", "is_active"]

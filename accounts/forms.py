@@ -1,6 +1,7 @@
-"""Sign-up and profile forms."""
+"""Sign-up and profile forms, and the admin's user forms: all apply the claim's rules."""
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import UserCreationForm
 
 from accounts import identifiers
@@ -62,3 +63,11 @@ class ProfileForm(ProfileFieldsMixin, forms.ModelForm):
             "licence_number",
             "licence_state",
         ]
+
+
+class AdminUserChangeForm(ProfileFieldsMixin, auth_forms.UserChangeForm):
+    """Staff correcting a learner's record in the admin meet the same rules as the learner."""
+
+
+class AdminUserAddForm(ProfileFieldsMixin, auth_forms.AdminUserCreationForm):
+    pass

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.urls import reverse
 
 from accounts import identifiers
+from accounts.models import User
 from credits.apps import CreditsConfig
 from tests.factories import UserFactory
 
@@ -74,3 +75,40 @@ def test_profile_saves_valid_identifiers_and_a_name_the_certificate_prints(clien
     user.refresh_from_db()
     assert (user.full_name, user.npi, user.nabp_eprofile_id, user.licence_state) == (
         "محمد علي", "1245319599", "1234567", "OH")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("npi", "1234567890", "This NPI is not valid"),
+        ("nabp_eprofile_id", "99999999", "An NABP e-Profile ID is a number of up to 7 digits"),
+        ("full_name", "王小明", "The certificate cannot print 王 小 明."),
+    ],
+)
+def test_staff_editing_a_learner_in_the_admin_meet_the_same_rules(admin_client, field, value, message):
+    learner = UserFactory(email="l@example.org", full_name="Jane Q. Smith, MD", npi="1234567893")
+    url = reverse("admin:accounts_user_change", args=[learner.pk])
+    data = {"email": "l@example.org", "full_name": "Jane Q. Smith, MD", "profession": "physician",
+            "npi": "1234567893", "nabp_eprofile_id": "", "licence_number": "", "licence_state": "",
+            "is_active": "on", "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-11-01",
+            "date_joined_1": "09:00:00", field: value}
+    response = admin_client.post(url, data)
+    assert response.status_code == HTTPStatus.OK  # the admin's own form page, with the error
+    assert message in response.content.decode()
+    learner.refresh_from_db()
+    assert (learner.full_name, learner.npi, learner.nabp_eprofile_id) == ("Jane Q. Smith, MD", "1234567893", "")
+    # The same form with valid values saves: the refusal above is the rule, not a broken form.
+    ok = admin_client.post(url, {**data, field: {"npi": "1245319599", "nabp_eprofile_id": "1234567",
+                                                 "full_name": "Zoë Ångström"}[field]})
+    assert ok.status_code == HTTPStatus.FOUND, ok.content.decode()[:2000]
+
+
+@pytest.mark.django_db
+def test_staff_adding_an_account_in_the_admin_meet_the_name_rule(admin_client):
+    response = admin_client.post(reverse("admin:accounts_user_add"), {
+        "email": "new@example.org", "full_name": "김민수", "usable_password": "true",
+        "password1": "a-long-unusual-passphrase", "password2": "a-long-unusual-passphrase"})
+    assert response.status_code == HTTPStatus.OK
+    assert "The certificate cannot print 김 민 수." in response.content.decode()
+    assert not User.objects.filter(email="new@example.org").exists()
