@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -86,28 +87,19 @@ def course_outline_get(*, slug: str, learner=None) -> Course:
     return course
 
 
-def course_page_get(*, slug: str, learner=None) -> Course:
-    """A published course for its page: `published_lessons` as `lesson_page_list` gives them
-    (with `mine` for a signed-in learner) and `active_objectives` (id, lesson id and text, in
-    lesson order). Three queries whatever the course size. Raises Course.DoesNotExist.
+def course_page_static_get(*, slug: str, version_ids: Iterable[int]) -> tuple[Course, dict[int, list[dict]]]:
+    """What the course page shows that no learner's progress changes: the published course,
+    and the objectives of each given lesson version, as published in it ({version id:
+    [{"key", "text"}]}). Two queries. Raises Course.DoesNotExist.
+
+    The objectives come from the versions, not from the `Objective` rows: both
+    are written from the same lesson file, and a version is never updated, so
+    what this returns is fixed by the course row and the version ids (the
+    course page caches it on those; see `curriculum.views.course_static_parts`).
     """
     course = Course.objects.published().get(slug=slug)
-    course.published_lessons = lesson_page_list(course_slug=slug, learner=learner)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT objective.id, objective.lesson_id, objective.text
-              FROM curriculum_objective objective
-              JOIN curriculum_lesson lesson ON lesson.id = objective.lesson_id
-             WHERE objective.course_id = %s AND objective.is_active
-             ORDER BY lesson.position, objective.position
-            """,
-            [course.pk],
-        )
-        course.active_objectives = [
-            Objective.from_db(connection.alias, ["id", "lesson_id", "text"], row) for row in cursor.fetchall()
-        ]
-    return course
+    objectives = dict(LessonVersion.objects.filter(pk__in=list(version_ids)).values_list("pk", "objectives"))
+    return course, objectives
 
 
 def lesson_detail_get(*, course_slug: str, lesson_slug: str) -> Lesson:
@@ -131,7 +123,7 @@ def lesson_detail_get(*, course_slug: str, lesson_slug: str) -> Lesson:
 # models' default names.
 _LESSON_PAGE_SQL = """
     SELECT lesson.id, lesson.slug, lesson.position, lesson.current_version_id,
-           course.id, course.slug, course.title,
+           course.id, course.slug, course.title, course.updated_at,
            version.title, version.estimated_minutes, version.content_hash,
            progress.id, progress.last_opened_at, progress.completed_at
       FROM curriculum_lesson lesson
@@ -150,6 +142,7 @@ class PageCourse:
     pk: int
     slug: str
     title: str
+    updated_at: dt.datetime | str  # as the cursor gives it: only compared, as the course page's cache key
 
 
 @dataclass(slots=True)
@@ -185,8 +178,8 @@ def lesson_page_list(*, course_slug: str, learner=None) -> list[PageLesson]:
     """A published course's published lessons in order, for the lesson and course pages. One query.
 
     Plain rows, not model instances (building three instances per lesson cost
-    two thirds of this function): each lesson carries its course (id, slug
-    and title; one object shared by all), its current version's title,
+    two thirds of this function): each lesson carries its course (id, slug,
+    title and `updated_at`; one object shared by all), its current version's title,
     minutes and content hash (not its body: see `lesson_version_get`), and
     `mine`: for a signed-in learner, that learner's progress (id, last
     opened, completed) or None; always None for anyone else. Empty if the
@@ -199,7 +192,7 @@ def lesson_page_list(*, course_slug: str, learner=None) -> list[PageLesson]:
         rows = cursor.fetchall()
     if not rows:
         return []
-    course = PageCourse(*rows[0][4:7])
+    course = PageCourse(*rows[0][4:8])
     return [
         PageLesson(
             pk=row[0],
@@ -207,8 +200,8 @@ def lesson_page_list(*, course_slug: str, learner=None) -> list[PageLesson]:
             position=row[2],
             current_version_id=row[3],
             course=course,
-            current_version=PageVersion(*row[7:10]),
-            mine=None if row[10] is None else PageProgress(row[10], aware(row[11]), aware(row[12])),
+            current_version=PageVersion(*row[8:11]),
+            mine=None if row[11] is None else PageProgress(row[11], aware(row[12]), aware(row[13])),
         )
         for row in rows
     ]

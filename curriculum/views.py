@@ -5,6 +5,7 @@ JavaScript; the lesson page's "mark complete" is a plain POST form.
 """
 
 import functools
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
@@ -40,39 +41,87 @@ def catalogue(request):
 def course_detail(request, course_slug: str):
     if not _reading_allowed(request):
         return redirect_to_login(request.get_full_path())
+    # One query for the lessons with this learner's progress on each; the rest of
+    # the page (the course's own text, credit facts, objectives, faculty) comes
+    # rendered from the per-process cache, keyed on what that part is made of.
+    lessons = selectors.lesson_page_list(course_slug=course_slug, learner=request.user)
+    outline = tuple(
+        (lesson.pk, lesson.slug, lesson.position, lesson.current_version_id, lesson.current_version.content_hash,
+         lesson.current_version.title, lesson.current_version.estimated_minutes)
+        for lesson in lessons
+    )
     try:
-        course = selectors.course_page_get(slug=course_slug, learner=request.user)
+        if lessons:
+            parts = course_static_parts(course_slug, lessons[0].course.pk, lessons[0].course.updated_at, outline)
+        else:  # no such course, or one with no published lesson yet: nothing to key a cache entry on
+            parts = course_static_parts.__wrapped__(course_slug, None, None, outline)
     except Course.DoesNotExist:
         raise Http404("No such course.") from None
-    lessons = course.published_lessons
     for lesson in lessons:
         row = lesson.mine
         lesson.state = "completed" if row and row.completed_at else ("started" if row else "")
-    completed = sum(1 for lesson in lessons if lesson.state == "completed")
-    objectives_by_lesson: dict[int, list] = {}
-    for objective in course.active_objectives:
-        objectives_by_lesson.setdefault(objective.lesson_id, []).append(objective)
-    for lesson in lessons:
-        lesson.objective_list = objectives_by_lesson.get(lesson.pk, [])
         lesson.url = _url("curriculum:lesson_detail", course_slug, lesson.slug)
+    completed = sum(1 for lesson in lessons if lesson.state == "completed")
     next_lesson = next((lesson for lesson in lessons if lesson.state != "completed"), None)
     return render(
         request,
         "curriculum/course_detail.html",
         {
-            "course": course,
+            "course": parts.course,
+            "parts": parts,
             "lessons": lessons,
             "completed": completed,
             "percent": _percent(completed, len(lessons)),
             "next_lesson": next_lesson,
-            "total_minutes": sum(lesson.current_version.estimated_minutes for lesson in lessons),
-            "urls": {
-                "pretest": _url("quizzes:quiz_detail", course_slug, "pretest"),
-                "posttest": _url("quizzes:quiz_detail", course_slug, "posttest"),
-                "activity": _url("credits:activity_detail", course_slug),
-                "explorer": _url("curriculum:interaction_explorer", course_slug),
-            },
+            "explorer_url": _url("curriculum:interaction_explorer", course_slug),
         },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CourseParts:
+    """The course page's parts that no learner's progress changes, rendered."""
+
+    course: dict  # what the page's title and per-learner parts need: slug and title
+    head: str  # title and description
+    credit: str  # assessments and the credit facts
+    tail: str  # objectives by lesson, faculty and disclosures, privacy
+
+
+@functools.lru_cache(maxsize=64)
+def course_static_parts(course_slug: str, course_id: int | None, course_updated_at, outline: tuple) -> CourseParts:
+    """The course page's learner-independent HTML. Rendered once per process for each key (two queries).
+
+    The key is everything the HTML is made of: the course row, which every
+    change saves (`updated_at` is `auto_now`: the loader and the admin save it;
+    nothing updates it in bulk), and each published lesson's id, slug,
+    position and current version (a version is never updated; its title,
+    minutes and objectives come with it). `course_detail` reads the key in its
+    one query, so a change shows on the next request in every process. `outline`
+    is (lesson id, slug, position, version id, content hash, title, minutes) per
+    lesson, in order; the last two are the version's, so they add nothing to the key.
+    About 10 kB an entry. Raises Course.DoesNotExist.
+    """
+    course, objectives = selectors.course_page_static_get(slug=course_slug, version_ids=[row[3] for row in outline])
+    lessons = [
+        {"position": position, "title": title, "objectives": objectives.get(version_id, [])}
+        for _pk, _slug, position, version_id, _hash, title, _minutes in outline
+    ]
+    context = {
+        "course": course,
+        "lessons": lessons,
+        "total_minutes": sum(row[6] for row in outline),
+        "urls": {
+            "pretest": _url("quizzes:quiz_detail", course_slug, "pretest"),
+            "posttest": _url("quizzes:quiz_detail", course_slug, "posttest"),
+            "activity": _url("credits:activity_detail", course_slug),
+        },
+    }
+    return CourseParts(
+        course={"slug": course.slug, "title": course.title},
+        head=render_to_string("curriculum/_course_head.html", context),
+        credit=render_to_string("curriculum/_course_credit.html", context),
+        tail=render_to_string("curriculum/_course_tail.html", context),
     )
 
 

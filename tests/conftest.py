@@ -23,13 +23,14 @@ def _fast_settings(settings):
 @pytest.fixture(autouse=True)
 def _empty_version_cache():
     """Each test's database starts empty and reuses ids (SQLite), so start each test with empty
-    per-process caches of lesson and item versions and answer keys; within a test the caches behave as in production."""
+    per-process caches of lesson and item versions, course pages and answer keys; within a test the caches behave as in production."""
     from curriculum.selectors import lesson_version_get
-    from curriculum.views import version_fragments
+    from curriculum.views import course_static_parts, version_fragments
     from quizzes.selectors import answer_keys_get, attempt_questions_get
 
     lesson_version_get.cache_clear()
     version_fragments.cache_clear()
+    course_static_parts.cache_clear()
     attempt_questions_get.cache_clear()
     answer_keys_get.cache_clear()
 

@@ -1,6 +1,7 @@
 """Catalogue, course, lesson and explorer pages: content, progress, access and query counts."""
 
 import datetime as dt
+import re
 import time
 from http import HTTPStatus
 from io import StringIO
@@ -11,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from curriculum.models import Lesson, LessonProgress
+from curriculum.models import Course, Lesson, LessonProgress
 from curriculum.services import VISIT_WINDOW, lesson_revise, lesson_served_token
 from tests.curriculum.coursedir import write_course
 from tests.factories import CourseFactory, LessonFactory
@@ -35,10 +36,68 @@ def test_catalogue_query_count_is_constant(learner_client, django_assert_num_que
 def test_course_page_query_count_is_constant(learner_client, django_assert_num_queries, n_lessons):
     course = CourseFactory()
     LessonFactory.create_batch(n_lessons, course=course)
-    with django_assert_num_queries(5):  # session, user, course, lessons with this learner's progress, objectives
-        response = learner_client.get(reverse("curriculum:course_detail", args=[course.slug]))
+    url = reverse("curriculum:course_detail", args=[course.slug])
+    # session, user, lessons with this learner's progress; then, once per process,
+    # the course and its versions' objectives for the page's learner-independent parts
+    with django_assert_num_queries(5):
+        first = learner_client.get(url)
+    with django_assert_num_queries(3):
+        response = learner_client.get(url)
     assert response.status_code == HTTPStatus.OK
     assert response.content.count(b'class="lesson-item') == n_lessons
+    assert response.content.count(b"Placeholder objective.") == n_lessons
+    article = re.compile(rb"<article.*</article>", re.DOTALL)  # the rest holds a per-response nonce
+    assert article.search(response.content)[0] == article.search(first.content)[0]
+
+
+@pytest.mark.django_db
+def test_course_page_shows_each_change_at_once_not_from_the_cache(learner_client, tmp_path):
+    """The page's cached parts are keyed on the course row and the lessons' versions: an
+    edit of the course, a revised lesson, a new order or a withdrawn lesson is shown on the next request."""
+    write_course(tmp_path)
+    call_command("load_curriculum", content_dir=str(tmp_path), stdout=StringIO())
+    course = Course.objects.get(slug="test-course")
+    url = reverse("curriculum:course_detail", args=[course.slug])
+
+    def page():
+        return learner_client.get(url).content.decode()
+
+    assert "Placeholder privacy." in page()  # now cached in this process
+    course.privacy = "Revised privacy notice."
+    course.save()  # as the admin's change form does
+    assert "Revised privacy notice." in page()
+    assert "Placeholder privacy." not in page()
+
+    lesson = Lesson.objects.select_related("current_version").get(slug="second")
+    lesson_revise(
+        lesson=lesson,
+        source=lesson.current_version.source.replace("Explain the third placeholder topic.", "Explain a revised topic."),
+    )
+    html = page()
+    assert "Explain a revised topic." in html
+    assert "Explain the third placeholder topic." not in html
+    assert "2. Second lesson" in html
+
+    Lesson.objects.filter(slug="first").update(position=3)  # a new order, as a load writes it
+    assert "3. First lesson" in page()
+
+    Lesson.objects.filter(slug="second").update(is_published=False)  # withdrawn, as a load does
+    html = page()
+    assert "Explain a revised topic." not in html
+    assert "Second lesson" not in html
+    assert "Describe the first placeholder topic." in html
+    assert "About 30 minutes (10 minutes of lessons)" in html
+
+
+@pytest.mark.django_db
+def test_course_page_without_published_lessons_is_shown_and_unpublished_course_is_404(client):
+    course = CourseFactory()
+    response = client.get(reverse("curriculum:course_detail", args=[course.slug]))
+    assert response.status_code == HTTPStatus.OK
+    assert course.title.encode() in response.content
+    assert b'class="lesson-item' not in response.content
+    Course.objects.filter(pk=course.pk).update(is_published=False)
+    assert client.get(reverse("curriculum:course_detail", args=[course.slug])).status_code == 404
 
 
 @pytest.mark.django_db
