@@ -102,6 +102,44 @@ def test_open_attempt_page_shows_all_questions_in_stored_order(learner_client, l
 
 
 @pytest.mark.django_db
+def test_attempt_page_labels_each_question_and_keeps_saved_confidence(learner_client, learner):
+    quiz = quiz_with_items(
+        3, types=[ItemVersion.Type.SINGLE, ItemVersion.Type.MULTIPLE], confidence_enabled=True
+    )
+    attempt = services.attempt_start(learner=learner, quiz=quiz)
+    url = reverse("quizzes:attempt_detail", args=[attempt.pk])
+    data = _post_answers(attempt, right=1, action="save")
+    first, second = attempt.layout[0]["version"], attempt.layout[1]["version"]
+    data[f"c{first}"] = "unsure"
+    data[f"c{second}"] = "sure"
+    assert learner_client.post(url, data).status_code == HTTPStatus.FOUND
+
+    html = learner_client.get(url).content.decode()
+
+    for position, entry in enumerate(attempt.layout, start=1):
+        version = ItemVersion.objects.get(pk=entry["version"])
+        legend = re.search(rf'<fieldset class="question" id="q{version.pk}">\s*<legend>([^<]*)</legend>', html)[1]
+        suffix = " (select all that apply)" if version.type == ItemVersion.Type.MULTIPLE else ""
+        assert legend == f"Question {position} of 3{suffix}"
+        kind = "checkbox" if version.type == ItemVersion.Type.MULTIPLE else "radio"
+        assert html.count(f'<input type="{kind}" name="q{version.pk}"') == len(entry["options"])
+    assert f'id="c{first}-unsure" value="unsure" checked' in html
+    assert f'id="c{first}-sure" value="sure">' in html
+    assert f'id="c{second}-sure" value="sure" checked' in html
+    third = attempt.layout[2]["version"]
+    assert f'name="c{third}"' in html and f'name="c{third}" id="c{third}-sure" value="sure" checked' not in html
+    assert html.count('<fieldset class="confidence">') == 3
+
+
+@pytest.mark.django_db
+def test_attempt_page_asks_no_confidence_unless_the_quiz_does(learner_client, learner):
+    attempt = services.attempt_start(learner=learner, quiz=quiz_with_items(2))
+    html = learner_client.get(reverse("quizzes:attempt_detail", args=[attempt.pk])).content.decode()
+    assert html.count('<fieldset class="question"') == 2
+    assert 'class="confidence"' not in html
+
+
+@pytest.mark.django_db
 def test_save_and_resume_keeps_the_answers(learner_client, learner):
     quiz = quiz_with_items(2)
     attempt = services.attempt_start(learner=learner, quiz=quiz)
