@@ -14,10 +14,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import get_script_prefix, get_urlconf, reverse
 from django.views.decorators.http import require_POST
 
 from curriculum import selectors, services
+from curriculum.links import url as _url
 from curriculum.models import Course, Interaction, Lesson
 
 
@@ -183,16 +183,6 @@ def version_fragments(version_id: int, content_hash: str) -> tuple[str, str]:
         render_to_string("curriculum/_lesson_version_head.html", context),
         render_to_string("curriculum/_lesson_version_body.html", context),
     )
-
-
-@functools.lru_cache(maxsize=1024)
-def _reverse_cached(name: str, args: tuple, script_prefix: str, urlconf) -> str:
-    return reverse(name, args=args, urlconf=urlconf)
-
-
-def _url(name: str, *args) -> str:
-    """`reverse`, once per process for each name and arguments: URL patterns are fixed at start-up."""
-    return _reverse_cached(name, args, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
 
 
 @require_POST

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from curriculum.models import Objective
 from quizzes import selectors, services
 from quizzes.grading import Answer
 from quizzes.models import Attempt, ItemVersion, Option, Quiz, Response, ResponseChoice
@@ -535,6 +536,20 @@ def test_the_dashboard_sends_only_the_learner_and_course_ids_as_parameters(learn
         selectors.learner_dashboard_get(learner=learner)
     course = quiz.course_id
     assert params == [(learner.pk,), (learner.pk, course), (learner.pk, course, course)]
+
+
+@pytest.mark.django_db
+def test_dashboard_links_each_quiz_and_escapes_objective_text(learner_client, learner):
+    quiz = quiz_with_items(1)
+    Quiz.objects.create(course=quiz.course, kind=Quiz.Kind.PRETEST, title="Pre", attempt_limit=1)
+    Objective.objects.filter(course=quiz.course).update(key="L<1>", text='Tell <b>A</b> & "B" apart')
+    html = learner_client.get(reverse("quizzes:dashboard")).content.decode()
+    slug = quiz.course.slug
+    assert f'<a href="{reverse("curriculum:course_detail", args=[slug])}">{quiz.course.title}</a>' in html
+    assert f'<a href="{reverse("quizzes:quiz_detail", args=[slug, "pretest"])}">Not taken</a>' in html
+    assert f'<a href="{reverse("quizzes:quiz_detail", args=[slug, "posttest"])}">Not taken</a>' in html
+    assert '<tr><th scope="row">L&lt;1&gt;: Tell &lt;b&gt;A&lt;/b&gt; &amp; &quot;B&quot; apart</th><td>—</td><td>—</td></tr>' in html
+    assert "<b>A</b>" not in html
 
 
 @pytest.mark.django_db
