@@ -163,18 +163,19 @@ def source_key(certificate: Certificate, *, verify_url: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def certificate_pdf_stored(certificate: Certificate, *, verify_url: str) -> tuple[bytes, str]:
+def certificate_pdf_stored(certificate: Certificate, *, verify_url: str, stored) -> tuple[bytes, str]:
     """A valid certificate's PDF and its sha256, drawn on first download and stored.
 
-    One query when stored; otherwise a drawing and update_or_create (two or
-    three queries). Two first downloads at once both draw; the unique
+    `stored` is what `selectors.certificate_pdf_get` read with the certificate
+    (a `StoredPdf`, or None if never drawn). No query when it was drawn from
+    what the certificate prints now; otherwise a drawing and update_or_create
+    (one or two queries). Two first downloads at once both draw; the unique
     certificate keeps one row, and both answers carry the same text. Call it
     only for a valid certificate: a revoked one must show its status.
     """
     key = source_key(certificate, verify_url=verify_url)
-    stored = CertificatePdf.objects.filter(certificate=certificate).values_list("source_key", "body", "digest").first()
-    if stored is not None and stored[0] == key:
-        return bytes(stored[1]), stored[2]
+    if stored is not None and stored.source_key == key:
+        return stored.body, stored.digest
     body = certificate_pdf(certificate, verify_url=verify_url)
     digest = hashlib.sha256(body).hexdigest()
     CertificatePdf.objects.update_or_create(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Count, FilteredRelation, Max, Min, Prefetch, Q
 from django.utils import timezone
 
@@ -18,11 +19,14 @@ from credits.models import (
     ACCREDITED_TYPES,
     Activity,
     Certificate,
+    CertificatePdf,
+    CertificateRevocation,
     Claim,
     CreditDesignation,
     CreditType,
     Evaluation,
 )
+from curriculum import rows as db_rows
 from curriculum.models import Lesson, Objective
 from quizzes.models import Quiz
 
@@ -215,6 +219,64 @@ def certificate_for_learner_get(*, pk: int, learner) -> Certificate:
     and a certificate's existence does not leak.
     """
     return Certificate.objects.select_related("claim", *_CERTIFICATE_RELATED).get(pk=pk, claim__learner=learner)
+
+
+# certificate_pdf_get's query, written out: the ORM spent about 1 ms of Python
+# building a four-way select_related around a one-row lookup, and the stored PDF
+# was a second query. Table and column names come from the models, at import;
+# values are parameters.
+_CERTIFICATE_PDF_SQL = """
+    SELECT {certificate}, {revocation}, {superseding}, pdf.source_key, pdf.body, pdf.digest
+      FROM {certificate_table} certificate
+      JOIN {claim_table} claim ON claim.id = certificate.claim_id
+      LEFT JOIN {revocation_table} revocation ON revocation.certificate_id = certificate.id
+      LEFT JOIN {certificate_table} superseding ON superseding.supersedes_id = certificate.id
+      LEFT JOIN {pdf_table} pdf ON pdf.certificate_id = certificate.id
+     WHERE certificate.id = %s AND claim.learner_id = %s
+""".format(  # noqa: S608  # nosec B608
+    certificate=db_rows.columns(Certificate, "certificate"),
+    revocation=db_rows.columns(CertificateRevocation, "revocation"),
+    superseding=db_rows.columns(Certificate, "superseding"),
+    certificate_table=Certificate._meta.db_table,
+    claim_table=Claim._meta.db_table,
+    revocation_table=CertificateRevocation._meta.db_table,
+    pdf_table=CertificatePdf._meta.db_table,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPdf:
+    """A certificate's PDF as stored: what it was drawn from (`pdf.source_key`), its bytes and sha256."""
+
+    source_key: str
+    body: bytes
+    digest: str
+
+
+def certificate_pdf_get(*, pk: int, learner) -> tuple[Certificate, StoredPdf | None]:
+    """One of the learner's own certificates with its status (as `certificate_for_learner_get`
+    gives it: `revocation` and `superseded_by` read, each possibly None) and its stored PDF,
+    None if never drawn. One query.
+
+    Raises Certificate.DoesNotExist for anyone else's, or an id no row can have.
+    """
+    low, high = connection.ops.integer_field_range(Certificate._meta.pk.get_internal_type())
+    if learner.pk is None or not low <= pk <= high:
+        raise Certificate.DoesNotExist("No such certificate.")
+    with connection.cursor() as cursor:
+        cursor.execute(_CERTIFICATE_PDF_SQL, [pk, learner.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Certificate.DoesNotExist("No such certificate.")
+    readers = [db_rows.reader(Certificate), db_rows.reader(CertificateRevocation), db_rows.reader(Certificate)]
+    parts = db_rows.split(row, readers)
+    certificate = readers[0](parts[0])
+    # The reverse one-to-ones, cached as select_related caches them, None included.
+    for name, reader, part in (("revocation", readers[1], parts[1]), ("superseded_by", readers[2], parts[2])):
+        related = reader(part) if part[0] is not None else None
+        Certificate._meta.get_field(name).set_cached_value(certificate, related)
+    source_key, body, digest = row[-3:]
+    return certificate, (None if source_key is None else StoredPdf(source_key, bytes(body), digest))
 
 
 def certificate_by_code_get(*, code: str) -> Certificate:

@@ -180,13 +180,16 @@ def certificate_pdf(request, pk: int):
     `Cache-Control: private, no-cache` with an ETag: the browser may keep a
     copy but asks each time, so a revocation is never hidden by its cache.
     """
-    certificate = _own_certificate_or_404(request, pk)
+    try:
+        certificate, stored = selectors.certificate_pdf_get(pk=pk, learner=request.user)
+    except Certificate.DoesNotExist:
+        raise Http404("No such certificate.") from None
     verify_url = _verify_url(request, certificate.code)
     status = _status(certificate)
     if status:
         body, etag = pdf.certificate_pdf(certificate, verify_url=verify_url, status=status), None
     else:
-        body, digest = pdf.certificate_pdf_stored(certificate, verify_url=verify_url)
+        body, digest = pdf.certificate_pdf_stored(certificate, verify_url=verify_url, stored=stored)
         etag = f'"{digest}"'
     if etag is not None and etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=HTTPStatus.NOT_MODIFIED)

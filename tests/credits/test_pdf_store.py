@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
-from credits import pdf, services
+from credits import pdf, selectors, services
 from credits.models import Certificate, CertificatePdf
 from tests.credits.factories import claim_input
 from tests.factories import UserFactory
@@ -48,7 +48,7 @@ def test_second_download_draws_nothing_and_serves_the_stored_bytes(
     first = _download(learner_client, certificate)
     with (
         mock.patch("credits.pdf.certificate_pdf", wraps=pdf.certificate_pdf) as draw,
-        django_assert_num_queries(4),  # session, user, certificate, stored PDF
+        django_assert_num_queries(3),  # session, user, the certificate with its status and stored PDF
     ):
         second = _download(learner_client, certificate)
     draw.assert_not_called()
@@ -97,3 +97,57 @@ def test_drawing_a_pdf_logs_no_font_subsetting_chatter(certificate, caplog):
     assert body.startswith(b"%PDF")
     assert [record.getMessage() for record in caplog.records if record.name.startswith("fontTools")] == []
     assert logging.getLogger("fontTools.subset").isEnabledFor(logging.WARNING)
+
+
+def _as_the_orm_reads_it(certificate):
+    orm = Certificate.objects.select_related("revocation", "superseded_by").get(pk=certificate.pk)
+    fields = {f.attname: getattr(orm, f.attname) for f in Certificate._meta.concrete_fields}
+    revocation = getattr(orm, "revocation", None)
+    superseded = getattr(orm, "superseded_by", None)
+    return fields, revocation and revocation.revoked_at, superseded and (superseded.pk, superseded.issued_at)
+
+
+def _as_written_out(certificate, learner, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        read, stored = selectors.certificate_pdf_get(pk=certificate.pk, learner=learner)
+        fields = {f.attname: getattr(read, f.attname) for f in Certificate._meta.concrete_fields}
+        revocation = getattr(read, "revocation", None)
+        superseded = getattr(read, "superseded_by", None)
+    return (fields, revocation and revocation.revoked_at, superseded and (superseded.pk, superseded.issued_at)), stored
+
+
+def test_the_written_out_read_gives_what_the_orm_gives_valid_revoked_and_superseded(
+    learner_client, certificate, learner, django_assert_num_queries
+):
+    read, stored = _as_written_out(certificate, learner, django_assert_num_queries)
+    assert read == _as_the_orm_reads_it(certificate)
+    assert stored is None  # never drawn
+    assert read[1] is None and read[2] is None
+
+    _download(learner_client, certificate)
+    read, stored = _as_written_out(certificate, learner, django_assert_num_queries)
+    row = CertificatePdf.objects.get(certificate=certificate)
+    assert (stored.source_key, stored.body, stored.digest) == (row.source_key, bytes(row.body), row.digest)
+
+    staff = UserFactory(is_staff=True)
+    newer = services.certificate_reissue(certificate_id=certificate.pk, actor=staff, reason="Name corrected")
+    read, _ = _as_written_out(certificate, learner, django_assert_num_queries)
+    assert read == _as_the_orm_reads_it(certificate)
+    assert read[2] == (newer.pk, newer.issued_at)
+    assert read[1] is not None  # a reissue revokes the old certificate
+    read, _ = _as_written_out(newer, learner, django_assert_num_queries)
+    assert read == _as_the_orm_reads_it(newer)
+    assert read[1] is None and read[2] is None
+
+
+def test_the_written_out_read_refuses_ids_no_row_can_have_and_other_learners(certificate, learner, other_learner):
+    for pk in (2**63, -(2**63) - 1, 10**30, certificate.pk + 1000):
+        with pytest.raises(Certificate.DoesNotExist):
+            selectors.certificate_pdf_get(pk=pk, learner=learner)
+    with pytest.raises(Certificate.DoesNotExist):
+        selectors.certificate_pdf_get(pk=certificate.pk, learner=other_learner)
+
+
+def test_a_pdf_url_with_an_id_beyond_the_column_is_404(learner_client):
+    response = learner_client.get(f"/certificates/{10**30}/pdf/")
+    assert response.status_code == HTTPStatus.NOT_FOUND
