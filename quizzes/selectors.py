@@ -238,17 +238,15 @@ def _versions_shown(version_ids: list[int]) -> dict[int, tuple[str, str, dict[in
 
 # attempt_questions_get's two reads, written out as attempt_get's is: the ORM
 # took longer to build them than the database to run them.
+# The attempt's saved answers in one read: a row per chosen option, or one row
+# with a NULL option for a question answered with nothing chosen yet (a
+# confidence only) or saved empty. One round trip where two were.
 _ATTEMPT_RESPONSES_SQL = """
-    SELECT response.item_version_id, response.confidence, response.is_correct, interaction.key
+    SELECT response.item_version_id, response.confidence, response.is_correct, interaction.key, choice.option_id
       FROM quizzes_response response
       JOIN quizzes_itemversion version ON version.id = response.item_version_id
       LEFT JOIN curriculum_interaction interaction ON interaction.id = version.interaction_id
-     WHERE response.attempt_id = %s
-"""
-_ATTEMPT_CHOICES_SQL = """
-    SELECT choice.option_id
-      FROM quizzes_responsechoice choice
-      JOIN quizzes_response response ON response.id = choice.response_id
+      LEFT JOIN quizzes_responsechoice choice ON choice.response_id = response.id
      WHERE response.attempt_id = %s
 """
 
@@ -260,18 +258,18 @@ def attempt_questions_get(*, attempt: Attempt) -> list[QuestionView]:
     (id, text) only, from the per-process version cache above (one query for
     the versions this process has not shown yet). For a knowledge check,
     questions already checked carry their feedback (one more query, never
-    cached). Two queries (responses, choices) whatever the number of
+    cached). One query (responses with their choices) whatever the number of
     questions, plus one for uncached versions, plus one for feedback.
     """
     with connection.cursor() as cursor:
         cursor.execute(_ATTEMPT_RESPONSES_SQL, [attempt.pk])
-        # Columns, not expressions: Django's SQLite connection already reads its `bool` type as one.
-        responses = {
-            version_id: (confidence, is_correct, interaction_key)
-            for version_id, confidence, is_correct, interaction_key in cursor.fetchall()
-        }
-        cursor.execute(_ATTEMPT_CHOICES_SQL, [attempt.pk])
-        chosen = {option_id for (option_id,) in cursor.fetchall()}
+        rows = cursor.fetchall()
+    # Columns, not expressions: Django's SQLite connection already reads its `bool` type as one.
+    responses = {
+        version_id: (confidence, is_correct, interaction_key)
+        for version_id, confidence, is_correct, interaction_key, _ in rows
+    }
+    chosen = {option_id for *_, option_id in rows if option_id is not None}
     version_ids = [entry["version"] for entry in attempt.layout]
     shown = _versions_shown(version_ids)
     checked = [v for v, (_, is_correct, _) in responses.items() if is_correct is not None]

@@ -110,10 +110,13 @@ def test_attempt_page_labels_each_question_and_keeps_saved_confidence(learner_cl
     attempt = services.attempt_start(learner=learner, quiz=quiz)
     url = reverse("quizzes:attempt_detail", args=[attempt.pk])
     data = _post_answers(attempt, right=1, action="save")
-    first, second = attempt.layout[0]["version"], attempt.layout[1]["version"]
+    first, second, third = (entry["version"] for entry in attempt.layout)
     data[f"c{first}"] = "unsure"
     data[f"c{second}"] = "sure"
+    del data[f"q{third}"]
+    data[f"c{third}"] = "unsure"  # a confidence, no option chosen yet
     assert learner_client.post(url, data).status_code == HTTPStatus.FOUND
+    assert Response.objects.filter(attempt=attempt, item_version_id=third, choices__isnull=True).exists()
 
     html = learner_client.get(url).content.decode()
 
@@ -127,8 +130,9 @@ def test_attempt_page_labels_each_question_and_keeps_saved_confidence(learner_cl
     assert f'id="c{first}-unsure" value="unsure" checked' in html
     assert f'id="c{first}-sure" value="sure">' in html
     assert f'id="c{second}-sure" value="sure" checked' in html
-    third = attempt.layout[2]["version"]
-    assert f'name="c{third}"' in html and f'name="c{third}" id="c{third}-sure" value="sure" checked' not in html
+    assert f'id="c{third}-unsure" value="unsure" checked' in html
+    assert not re.search(rf'name="q{third}" [^>]* checked', html)
+    assert len(re.findall(rf'name="q{first}" [^>]* checked', html)) == len(key_of(attempt)[first]["correct"])
     assert html.count('<fieldset class="confidence">') == 3
 
 
@@ -411,11 +415,11 @@ def test_attempt_page_query_count_is_constant(learner_client, learner, django_as
     quiz = quiz_with_items(n_questions, confidence_enabled=True)
     attempt = services.attempt_start(learner=learner, quiz=quiz)
     url = reverse("quizzes:attempt_detail", args=[attempt.pk])
-    with django_assert_num_queries(6):  # session, user, attempt+quiz, responses, versions+options, choices
+    with django_assert_num_queries(5):  # session, user, attempt+quiz, responses with choices, versions+options
         response = learner_client.get(url)
     assert response.status_code == HTTPStatus.OK
     # The second view reads the versions' stems and options from the per-process cache.
-    with django_assert_num_queries(5):  # session, user, attempt+quiz, responses, choices
+    with django_assert_num_queries(4):  # session, user, attempt+quiz, responses with choices
         again = learner_client.get(url)
     assert _without_csrf(again.content) == _without_csrf(response.content)
     assert again.content.count(b'name="q') == response.content.count(b'name="q') == 3 * n_questions
@@ -610,7 +614,7 @@ def test_knowledge_check_page_query_count_is_constant(
     services.attempt_answer_check(
         attempt_id=attempt.pk, learner=learner, answer=Answer(entry["version"], frozenset({entry["options"][0]}))
     )
-    with django_assert_num_queries(7):  # session, user, attempt+quiz, responses, options, choices, feedback
+    with django_assert_num_queries(6):  # session, user, attempt+quiz, responses with choices, options, feedback
         response = learner_client.get(reverse("quizzes:attempt_detail", args=[attempt.pk]))
     assert response.status_code == HTTPStatus.OK
 
