@@ -67,7 +67,6 @@ def course_detail(request, course_slug: str):
         request,
         "curriculum/course_detail.html",
         {
-            "course": parts.course,
             "parts": parts,
             "lessons": lessons,
             "completed": completed,
@@ -82,7 +81,7 @@ def course_detail(request, course_slug: str):
 class CourseParts:
     """The course page's parts that no learner's progress changes, rendered."""
 
-    course: dict  # what the page's title and per-learner parts need: slug and title
+    title: str  # the course's, for the page's <title>
     head: str  # title and description
     credit: str  # assessments and the credit facts
     tail: str  # objectives by lesson, faculty and disclosures, privacy
@@ -94,7 +93,7 @@ def course_static_parts(course_slug: str, course_id: int | None, course_updated_
 
     The key is everything the HTML is made of: the course row, which every
     change saves (`updated_at` is `auto_now`: the loader and the admin save it;
-    nothing updates it in bulk), and each published lesson's id, slug,
+    nothing in the app updates a course in bulk), and each published lesson's id, slug,
     position and current version (a version is never updated; its title,
     minutes and objectives come with it). `course_detail` reads the key in its
     one query, so a change shows on the next request in every process. `outline`
@@ -118,7 +117,7 @@ def course_static_parts(course_slug: str, course_id: int | None, course_updated_
         },
     }
     return CourseParts(
-        course={"slug": course.slug, "title": course.title},
+        title=course.title,
         head=render_to_string("curriculum/_course_head.html", context),
         credit=render_to_string("curriculum/_course_credit.html", context),
         tail=render_to_string("curriculum/_course_tail.html", context),

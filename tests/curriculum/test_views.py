@@ -64,9 +64,12 @@ def test_course_page_shows_each_change_at_once_not_from_the_cache(learner_client
 
     assert "Placeholder privacy." in page()  # now cached in this process
     course.privacy = "Revised privacy notice."
+    course.title = "Renamed course"
     course.save()  # as the admin's change form does
-    assert "Revised privacy notice." in page()
-    assert "Placeholder privacy." not in page()
+    html = page()
+    assert "Revised privacy notice." in html
+    assert "Placeholder privacy." not in html
+    assert "<title>Renamed course · Clinician CE</title>" in html
 
     lesson = Lesson.objects.select_related("current_version").get(slug="second")
     lesson_revise(
@@ -94,7 +97,7 @@ def test_course_page_without_published_lessons_is_shown_and_unpublished_course_i
     course = CourseFactory()
     response = client.get(reverse("curriculum:course_detail", args=[course.slug]))
     assert response.status_code == HTTPStatus.OK
-    assert course.title.encode() in response.content
+    assert f"<title>{course.title} · Clinician CE</title>".encode() in response.content
     assert b'class="lesson-item' not in response.content
     Course.objects.filter(pk=course.pk).update(is_published=False)
     assert client.get(reverse("curriculum:course_detail", args=[course.slug])).status_code == 404
