@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import connection
 from django.db.models import Count, FilteredRelation, Max, Min, Prefetch, Q
 from django.utils import timezone
 
@@ -260,22 +259,17 @@ def certificate_pdf_get(*, pk: int, learner) -> tuple[Certificate, StoredPdf | N
 
     Raises Certificate.DoesNotExist for anyone else's, or an id no row can have.
     """
-    low, high = connection.ops.integer_field_range(Certificate._meta.pk.get_internal_type())
-    if learner.pk is None or not low <= pk <= high:
-        raise Certificate.DoesNotExist("No such certificate.")
-    with connection.cursor() as cursor:
-        cursor.execute(_CERTIFICATE_PDF_SQL, [pk, learner.pk])
-        row = cursor.fetchone()
-    if row is None:
+    if learner.pk is None or not db_rows.pk_possible(Certificate, pk):
         raise Certificate.DoesNotExist("No such certificate.")
     readers = [db_rows.reader(Certificate), db_rows.reader(CertificateRevocation), db_rows.reader(Certificate)]
-    parts = db_rows.split(row, readers)
+    *parts, (source_key, body, digest) = db_rows.one(
+        Certificate, _CERTIFICATE_PDF_SQL, [pk, learner.pk], [*readers, db_rows.Values(3)]
+    )
     certificate = readers[0](parts[0])
     # The reverse one-to-ones, cached as select_related caches them, None included.
     for name, reader, part in (("revocation", readers[1], parts[1]), ("superseded_by", readers[2], parts[2])):
         related = reader(part) if part[0] is not None else None
         Certificate._meta.get_field(name).set_cached_value(certificate, related)
-    source_key, body, digest = row[-3:]
     return certificate, (None if source_key is None else StoredPdf(source_key, bytes(body), digest))
 
 

@@ -84,5 +84,34 @@ def split(row, readers: list[Reader]) -> list:
     return parts
 
 
+class Values:
+    """Stands in `split`'s readers for `width` plain values (columns of no model, read as they come)."""
+
+    def __init__(self, width: int):
+        self.width = width
+
+
+def pk_possible(model, pk: int) -> bool:
+    """Whether a row of `model` could have this primary key: False beyond the column's range,
+    which no row can have and SQLite cannot even bind (an OverflowError, not a missing row)."""
+    low, high = connection.ops.integer_field_range(model._meta.pk.get_internal_type())
+    return low <= pk <= high
+
+
+def one(model, sql: str, params: list, readers: list[Reader]) -> list:
+    """The one row `sql` selects, split for `readers` (see `split`).
+
+    Raises `model.DoesNotExist` ("No such <model>.") when it selects none: the
+    written-out reads look a row up by its id and its owner, so anyone else's
+    row is a missing one.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise model.DoesNotExist(f"No such {model._meta.verbose_name}.")
+    return split(row, readers)
+
+
 def _same(value):
     return value

@@ -173,24 +173,18 @@ _ATTEMPT_SQL = """
 def attempt_id_possible(*, attempt_id: int, learner) -> bool:
     """Whether a signed-in learner's attempt could have this id: False for an id beyond the
     column's range, which no row can have and SQLite cannot even bind."""
-    low, high = connection.ops.integer_field_range("BigAutoField")
-    return learner.pk is not None and low <= attempt_id <= high
+    return learner.pk is not None and db_rows.pk_possible(Attempt, attempt_id)
 
 
 def attempt_get(*, attempt_id: int, learner) -> Attempt:
     """The learner's attempt with its quiz, course and lesson title. One query. Raises Attempt.DoesNotExist."""
     if not attempt_id_possible(attempt_id=attempt_id, learner=learner):
         raise Attempt.DoesNotExist("No such attempt.")
-    with connection.cursor() as cursor:
-        cursor.execute(_ATTEMPT_SQL, [attempt_id, learner.pk])
-        row = cursor.fetchone()
-    if row is None:
-        raise Attempt.DoesNotExist("No such attempt.")
     readers = [
         db_rows.reader(Attempt), db_rows.reader(Quiz), db_rows.reader(Course), db_rows.reader(Lesson),
         db_rows.reader(LessonVersion, exclude=_ATTEMPT_VERSION_DEFERRED),
     ]
-    parts = db_rows.split(row, readers)
+    parts = db_rows.one(Attempt, _ATTEMPT_SQL, [attempt_id, learner.pk], readers)
     attempt, quiz, course = (reader(part) for reader, part in zip(readers[:3], parts[:3], strict=True))
     quiz.course = course
     if quiz.lesson_id is not None:
