@@ -53,8 +53,15 @@ def qr_png(url: str) -> bytes:
     return buffer.getvalue()
 
 
+@functools.lru_cache(maxsize=256)
 def qr_svg_data_uri(url: str) -> str:
-    """The QR code as a data: URI for the HTML page (the CSP allows data: images)."""
+    """The QR code as a data: URI for the HTML page (the CSP allows data: images).
+
+    Kept per process for each verification URL (at most 256, about 3 kB each):
+    making the code costs about 5 ms, most of it segno trying the eight masks,
+    and the certificate page is opened again each time a clinician returns to
+    it. A URL always gives the same image, so an entry cannot be stale.
+    """
     return segno.make(url, error="m").svg_data_uri(scale=4, border=2)
 
 

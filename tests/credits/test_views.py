@@ -3,12 +3,15 @@ public verification, transcript, and staff reports."""
 
 import codecs
 import csv
+import html
 import io
 import re
 from decimal import Decimal
 from http import HTTPStatus
+from unittest import mock
 
 import pytest
+import segno
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from pypdf import PdfReader
@@ -127,6 +130,18 @@ def test_certificate_page_shows_what_the_certificate_says(learner_client, certif
     assert "Jane Q. Placeholder, MD" in body
     assert f"/verify/{certificate.code}/" in body
     assert 'src="data:image/svg+xml' in body
+
+
+def test_certificate_page_qr_encodes_the_verification_url_and_is_made_once(learner_client, certificate):
+    url = reverse("credits:certificate_detail", args=[certificate.pk])
+    with mock.patch("credits.pdf.segno.make", wraps=segno.make) as make:
+        first = learner_client.get(url).content.decode()
+        second = learner_client.get(url).content.decode()
+    verify_url = f"http://testserver/verify/{certificate.code}/"
+    expected = segno.make(verify_url, error="m").svg_data_uri(scale=4, border=2)
+    qr = re.compile(r'src="(data:image/svg\+xml[^"]*)"')
+    assert qr.search(first)[1] == qr.search(second)[1] == html.escape(expected)
+    assert make.call_count == 1  # the second view took the code from the process's cache
 
 
 @pytest.mark.parametrize("name", ["credits:certificate_detail", "credits:certificate_pdf"])
