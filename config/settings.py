@@ -119,6 +119,11 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.throttling.axes_username"  # cut to axes's column
 AXES_VERBOSE = False
+# Proxies between clients and the app (deploy/nginx/ce.conf is one): 0 when gunicorn
+# faces clients. Lock-outs and the verification API's throttle count per client
+# address, read through them (accounts/throttling.py: client_ip).
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
 
 ROOT_URLCONF = "config.urls"
 
@@ -288,6 +293,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's own client address (throttles' get_ident) as accounts.throttling.client_ip reads it: without
+    # it, DRF takes a client-sent X-Forwarded-For as the address.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 LOGGING = {

@@ -103,15 +103,17 @@ def secret_key(settings):
 
 @pytest.fixture
 def start_server(static_root, secret_key):
-    """start_server(workers) -> (master process, port); every server is stopped at teardown."""
+    """start_server(workers, **env) -> (master process, port); every server is stopped at teardown.
+
+    `env` adds to or overrides the servers' environment (`_server_env`)."""
     started: list[subprocess.Popen] = []
 
-    def start(workers: int) -> tuple[subprocess.Popen, int]:
+    def start(workers: int, **env: str) -> tuple[subprocess.Popen, int]:
         port = _free_port()
         command = [GUNICORN, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                    "--worker-class", "sync", "--log-level", "warning", "--timeout", "30"]
         process = subprocess.Popen(  # noqa: S603
-            command, cwd=ROOT, env=_server_env(secret_key, static_root), start_new_session=True
+            command, cwd=ROOT, env=_server_env(secret_key, static_root) | env, start_new_session=True
         )
         started.append(process)
         deadline = time.monotonic() + 30

@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from accounts.throttling import client_ip
 from credits import selectors as credit_selectors
 from credits import services as credit_services
 from credits.models import Certificate, CreditType, Evaluation, credit_line
@@ -347,7 +348,7 @@ class VerifyRateThrottle(SimpleRateThrottle):
         return getattr(settings, "LMS_API_VERIFY_RATE", "120/min")
 
     def get_cache_key(self, request, view) -> str:
-        return f"throttle_lms_verify_{self.get_ident(request)}"
+        return f"throttle_lms_verify_{client_ip(request)}"
 
 
 class CertificateVerifyApi(ApiPolicy, APIView):
