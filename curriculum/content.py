@@ -899,7 +899,17 @@ def course_bundle_parse(course_dir: Path, *, content_root: Path | None = None, t
 INTEGRITY_RULES = {
     "lessons", "lesson_minutes", "objectives_per_lesson", "pretest_items", "check_items_per_lesson",
     "posttest_items_min", "posttest_items_per_objective_min", "myth_items_min", "interaction_lessons",
+    "longest_key_share_max",
 }
+
+
+def key_is_longest(item: ItemDoc) -> bool:
+    """Whether a single-answer item's correct option is its longest (ties count): the cue a
+    test-wise learner follows, as item-writing guides warn ("the correct answer is longer,
+    more specific or more complete than the other options")."""
+    lengths = [len(option["text"]) for option in item.options]
+    keys = [len(option["text"]) for option in item.options if option.get("correct")]
+    return len(keys) == 1 and keys[0] == max(lengths)
 
 
 def integrity_problems(bundle: CourseBundle) -> list[Problem]:
@@ -954,6 +964,17 @@ def integrity_problems(bundle: CourseBundle) -> list[Problem]:
         count = sum(bool(item.myth) for item in items)
         if count < rules["myth_items_min"]:
             add(f"{count} myth-correction items; at least {rules['myth_items_min']} are needed")
+    if "longest_key_share_max" in rules:
+        single = [item for item in items if item.type == "single" and len(item.options) > 1]
+        longest = [item.key for item in single if key_is_longest(item)]
+        share = len(longest) / len(single) if single else 0.0
+        if share > rules["longest_key_share_max"]:
+            add(
+                f"the correct option is the longest in {len(longest)} of {len(single)} single-answer items "
+                f"({share:.0%}); integrity.longest_key_share_max allows {rules['longest_key_share_max']:.0%}: "
+                f"a learner who always picks the longest option would score that much. Shorten those keys or "
+                f"lengthen distractors: {', '.join(longest)}"
+            )
     for slug in rules.get("interaction_lessons", []):
         for item in items:
             if item.lesson == slug and not item.interaction:

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from django.conf import settings
 
 from curriculum import content
@@ -180,3 +181,33 @@ def test_fails_on_a_banned_promotional_phrase(broken_copy):
 def test_fails_on_a_lesson_past_its_review_date(broken_copy):
     later = dt.date.today() + dt.timedelta(days=3 * 365)
     assert any("past its review date" in p for p in _problems(broken_copy, today=later))
+
+
+def test_fails_when_the_correct_option_is_mostly_the_longest(broken_copy):
+    """A test-wise learner picks the longest option: padding every key of two lessons' items
+    gives that cue back, and check_curriculum names the items."""
+    for name in ("05-drug-interactions.yaml", "06-kratom-and-depression.yaml"):
+        path = broken_copy / "items" / name
+        items = yaml.safe_load(path.read_text())
+        for item in (item for item in items if item["type"] == "single"):
+            for option in item["options"]:
+                if option["correct"]:
+                    option["text"] += ", as the lesson explains in detail with its sources and their limits"
+        path.write_text(yaml.safe_dump(items, sort_keys=False, allow_unicode=True))
+    problems = [p for p in _problems(broken_copy) if "single-answer items" in p]
+    assert len(problems) == 1, problems
+    assert "integrity.longest_key_share_max allows 34%" in problems[0]
+    assert "ddi-01" in problems[0] and "mood-02" in problems[0]
+
+
+def test_key_is_longest_counts_ties_and_ignores_multiple_answer_items():
+    def item(*options):
+        return content.ItemDoc(
+            path="x", line=1, key="k", type="single", pools=[], objective="", lesson="", section="",
+            difficulty="", myth="", interaction="", stem="", references=[],
+            options=[{"text": text, "correct": correct} for text, correct in options],
+        )
+
+    assert content.key_is_longest(item(("bbbb", True), ("aaaa", False), ("cc", False)))
+    assert not content.key_is_longest(item(("bbb", True), ("aaaa", False), ("cc", False)))
+    assert not content.key_is_longest(item(("bbbb", True), ("aaaa", True), ("cc", False)))
