@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import time
 
 from django.conf import settings
+from django.core.cache import caches
 
 # axes's AccessAttempt.username column.
 AXES_USERNAME_LENGTH = 255
@@ -54,3 +57,27 @@ def client_ip(request) -> str:
         return str(ipaddress.ip_address(entries[-count]))
     except ValueError:
         return remote
+
+
+_now = time.time  # the clock the windows are cut from (tests move it)
+
+
+def over_limit(name: str, subject: str, limit: int, window_seconds: int) -> bool:
+    """Count one more event of `name` for `subject` in the current fixed window; True once it
+    is past `limit`.
+
+    Counted in the API throttles' cache (settings.LMS_THROTTLE_CACHE_ALIAS: the shared Redis
+    when there is one, so every app server counts one limit). The subject is hashed into the
+    key: an e-mail address is not kept in the cache. `add` opens a window, `incr` counts in
+    it, both atomic in Redis and LocMem, so concurrent requests are all counted.
+    """
+    cache = caches[settings.LMS_THROTTLE_CACHE_ALIAS]
+    digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
+    key = f"limit:{name}:{digest}:{int(_now() // window_seconds)}"
+    if cache.add(key, 1, timeout=window_seconds + 1):
+        return limit < 1
+    try:
+        return cache.incr(key) > limit
+    except ValueError:  # the window's counter expired between add and incr
+        cache.add(key, 1, timeout=window_seconds + 1)
+        return limit < 1

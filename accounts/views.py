@@ -3,6 +3,7 @@ with errors."""
 
 from http import HTTPStatus
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -12,6 +13,7 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import FormView, UpdateView
 
+from accounts import throttling
 from accounts.backends import BACKEND_PATH
 from accounts.forms import ProfileForm, SignUpForm
 
@@ -30,7 +32,27 @@ class LoginView(InvalidFormIs400, auth_views.LoginView):
 
 
 class PasswordResetView(InvalidFormIs400, auth_views.PasswordResetView):
-    pass
+    """Django's, with two limits per hour, so the form cannot be used to flood a clinician's
+    inbox or to send mail in bulk from this site:
+
+    - per e-mail address (ACCOUNTS_RESET_PER_ADDRESS_HOURLY): past it, no e-mail goes out, and
+      the page is the same "check your e-mail" page as for a sent one, so the limit tells
+      nobody whether the address has an account;
+    - per client address (ACCOUNTS_RESET_PER_CLIENT_HOURLY, read through the trusted proxies):
+      past it, the form again with a 429 that says so.
+    """
+
+    TOO_MANY = "Too many password reset requests from your network in the last hour. Try again later."
+
+    def form_valid(self, form):
+        if throttling.over_limit("reset-client", throttling.client_ip(self.request),
+                                 settings.ACCOUNTS_RESET_PER_CLIENT_HOURLY, 3600):
+            form.add_error(None, self.TOO_MANY)
+            return self.render_to_response(self.get_context_data(form=form), status=HTTPStatus.TOO_MANY_REQUESTS)
+        email = form.cleaned_data["email"].strip().lower()
+        if throttling.over_limit("reset-email", email, settings.ACCOUNTS_RESET_PER_ADDRESS_HOURLY, 3600):
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetConfirmView(InvalidFormIs400, auth_views.PasswordResetConfirmView):

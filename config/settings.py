@@ -124,6 +124,9 @@ AXES_VERBOSE = False
 # address, read through them (accounts/throttling.py: client_ip).
 TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+# Password reset e-mails, per hour: per address (past it, silently none) and per client address (429).
+ACCOUNTS_RESET_PER_ADDRESS_HOURLY = env_int("ACCOUNTS_RESET_PER_ADDRESS_HOURLY", 3)
+ACCOUNTS_RESET_PER_CLIENT_HOURLY = env_int("ACCOUNTS_RESET_PER_CLIENT_HOURLY", 30)
 
 ROOT_URLCONF = "config.urls"
 
