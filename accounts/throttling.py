@@ -62,22 +62,34 @@ def client_ip(request) -> str:
 _now = time.time  # the clock the windows are cut from (tests move it)
 
 
+def window_count(cache, key: str, window_seconds: int) -> int:
+    """This event's number in `key`'s fixed window: one `incr` a call (an `add` opens the window).
+
+    incr() is atomic in LocMem, Redis and memcached, so concurrent events are all counted;
+    only the window's first event (incr finds no counter) also calls add(), and if another
+    event added the counter first, counts on it. Used by the API throttles
+    (lms/api/v1/base.py: FixedWindowThrottle) and `over_limit`.
+    """
+    try:
+        return cache.incr(key)
+    except ValueError:  # no counter yet in this window
+        if cache.add(key, 1, timeout=window_seconds + 1):
+            return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # added and expired at once: only with a clock jump; count this one alone
+        cache.add(key, 1, timeout=window_seconds + 1)
+        return 1
+
+
 def over_limit(name: str, subject: str, limit: int, window_seconds: int) -> bool:
     """Count one more event of `name` for `subject` in the current fixed window; True once it
     is past `limit`.
 
     Counted in the API throttles' cache (settings.LMS_THROTTLE_CACHE_ALIAS: the shared Redis
     when there is one, so every app server counts one limit). The subject is hashed into the
-    key: an e-mail address is not kept in the cache. `add` opens a window, `incr` counts in
-    it, both atomic in Redis and LocMem, so concurrent requests are all counted.
+    key: an e-mail address is not kept in the cache.
     """
-    cache = caches[settings.LMS_THROTTLE_CACHE_ALIAS]
     digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
     key = f"limit:{name}:{digest}:{int(_now() // window_seconds)}"
-    if cache.add(key, 1, timeout=window_seconds + 1):
-        return limit < 1
-    try:
-        return cache.incr(key) > limit
-    except ValueError:  # the window's counter expired between add and incr
-        cache.add(key, 1, timeout=window_seconds + 1)
-        return limit < 1
+    return window_count(caches[settings.LMS_THROTTLE_CACHE_ALIAS], key, window_seconds) > limit

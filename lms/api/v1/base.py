@@ -43,6 +43,7 @@ from rest_framework.versioning import NamespaceVersioning
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from accounts.throttling import window_count
 from credits.services import ClaimRefused
 from lms import selectors, services
 from lms.models import IntegrationToken
@@ -159,24 +160,7 @@ class FixedWindowThrottle(SimpleRateThrottle):
         window = int(now // self.duration)
         key = f"{self.key}:{window}"
         self.window_end = (window + 1) * self.duration
-        return self._count(key) <= self.num_requests
-
-    def _count(self, key: str) -> int:
-        """This request's number in the window. incr() is atomic in LocMem, Redis and
-        memcached, so concurrent requests are all counted; only the window's first
-        request (incr finds no counter) also calls add(), and if another request
-        added the counter first, counts on it."""
-        cache = self.cache
-        try:
-            return cache.incr(key)
-        except ValueError:  # no counter yet in this window
-            if cache.add(key, 1, timeout=self.duration + 1):
-                return 1
-        try:
-            return cache.incr(key)
-        except ValueError:  # added and expired at once: only with a clock jump; count this one alone
-            cache.add(key, 1, timeout=self.duration + 1)
-            return 1
+        return window_count(self.cache, key, self.duration) <= self.num_requests
 
     def wait(self) -> float:
         return max(self.window_end - self.timer(), 1.0)
