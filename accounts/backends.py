@@ -26,6 +26,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.cache import caches
 from django.db import transaction
 
+from accounts.sessions import take_prefetched
+
 logger = logging.getLogger(__name__)
 
 # The path sessions record for users signed in by this project's own views (login(..., backend=)).
@@ -37,7 +39,7 @@ def _cache():
     return caches[alias] if alias else None
 
 
-def _key(user_id) -> str:
+def user_cache_key(user_id) -> str:
     return f"accounts:user:{user_id}"
 
 
@@ -46,21 +48,31 @@ class CachedModelBackend(ModelBackend):
         cache = _cache()
         if cache is None:
             return super().get_user(user_id)
-        key = _key(user_id)
-        try:
-            user = cache.get(key)
-        except Exception:  # an unreachable cache costs the query, never the request
-            logger.warning("user cache unreachable; reading the user from the database", exc_info=True)
-            return super().get_user(user_id)
+        # Read with the session in the same round trip when the session engine could (accounts/sessions.py).
+        prefetched = take_prefetched(user_id)
+        if prefetched is not None and prefetched.hinted:
+            try:
+                user = prefetched.user()
+            except Exception:  # an entry that does not decode is a miss
+                user = None
+        else:
+            try:
+                user = cache.get(user_cache_key(user_id))
+            except Exception:  # an unreachable cache costs the query, never the request
+                logger.warning("user cache unreachable; reading the user from the database", exc_info=True)
+                return super().get_user(user_id)
         if user is None:
             user = super().get_user(user_id)
             if user is not None:
                 try:
-                    cache.set(key, user, settings.ACCOUNTS_USER_CACHE_SECONDS)
+                    cache.set(user_cache_key(user_id), user, settings.ACCOUNTS_USER_CACHE_SECONDS)
                 except Exception:
                     logger.warning("user cache unreachable; user not cached", exc_info=True)
-            return user
-        return user if self.user_can_authenticate(user) else None
+        elif not self.user_can_authenticate(user):
+            user = None
+        if user is not None and prefetched is not None and not prefetched.hinted:
+            prefetched.remember()
+        return user
 
 
 def user_cache_forget(user_id) -> None:
@@ -71,7 +83,7 @@ def user_cache_forget(user_id) -> None:
 
     def forget():
         try:
-            cache.delete(_key(user_id))
+            cache.delete(user_cache_key(user_id))
         except Exception:
             logger.warning("user cache unreachable; entry left to expire", exc_info=True)
 

@@ -241,9 +241,10 @@ CACHES = {
 # a per-process cache ("default"): a session ended on one server would stay
 # valid on the others until it expired there. Without Redis the database cache
 # would cost the query it saves, so sessions stay plain "db". Trade-off: with
-# this on, signed-in pages need Redis up, as LTI launches already do.
+# this on, signed-in pages need Redis up, as LTI launches already do. accounts.sessions is
+# cached_db that also brings the signed-in user (below) in the same Redis round trip.
 if LMS_CACHE_URL:
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "accounts.sessions"
     SESSION_CACHE_ALIAS = "lms"
 # The signed-in user of each request is read from the shared Redis too (accounts/backends.py):
 # one query fewer per signed-in request. Dropped on every save of the user, expires anyway.
