@@ -899,17 +899,23 @@ def course_bundle_parse(course_dir: Path, *, content_root: Path | None = None, t
 INTEGRITY_RULES = {
     "lessons", "lesson_minutes", "objectives_per_lesson", "pretest_items", "check_items_per_lesson",
     "posttest_items_min", "posttest_items_per_objective_min", "myth_items_min", "interaction_lessons",
-    "longest_key_share_max",
+    "longest_key_share_max", "longest_keys_share_max",
 }
 
 
+def keys_are_longest(item: ItemDoc) -> bool:
+    """Whether an item's correct options are its longest ones (ties count) and some option is
+    wrong: the cue a test-wise learner follows, as item-writing guides warn ("the correct answer
+    is longer, more specific or more complete than the other options"). For a select-all item
+    it means ticking the longest options scores full marks."""
+    right = [len(option["text"]) for option in item.options if option.get("correct")]
+    wrong = [len(option["text"]) for option in item.options if not option.get("correct")]
+    return bool(right) and bool(wrong) and min(right) >= max(wrong)
+
+
 def key_is_longest(item: ItemDoc) -> bool:
-    """Whether a single-answer item's correct option is its longest (ties count): the cue a
-    test-wise learner follows, as item-writing guides warn ("the correct answer is longer,
-    more specific or more complete than the other options")."""
-    lengths = [len(option["text"]) for option in item.options]
-    keys = [len(option["text"]) for option in item.options if option.get("correct")]
-    return len(keys) == 1 and keys[0] == max(lengths)
+    """Whether a single-answer item's one correct option is its longest (ties count)."""
+    return sum(bool(option.get("correct")) for option in item.options) == 1 and keys_are_longest(item)
 
 
 def integrity_problems(bundle: CourseBundle) -> list[Problem]:
@@ -973,6 +979,17 @@ def integrity_problems(bundle: CourseBundle) -> list[Problem]:
                 f"the correct option is the longest in {len(longest)} of {len(single)} single-answer items "
                 f"({share:.0%}); integrity.longest_key_share_max allows {rules['longest_key_share_max']:.0%}: "
                 f"a learner who always picks the longest option would score that much. Shorten those keys or "
+                f"lengthen distractors: {', '.join(longest)}"
+            )
+    if "longest_keys_share_max" in rules:
+        multiple = [item for item in items if item.type == "multiple"]
+        longest = [item.key for item in multiple if keys_are_longest(item)]
+        share = len(longest) / len(multiple) if multiple else 0.0
+        if share > rules["longest_keys_share_max"]:
+            add(
+                f"the correct options are the longest ones in {len(longest)} of {len(multiple)} select-all items "
+                f"({share:.0%}); integrity.longest_keys_share_max allows {rules['longest_keys_share_max']:.0%}: "
+                f"a learner who ticks the longest options would get those items right. Shorten those keys or "
                 f"lengthen distractors: {', '.join(longest)}"
             )
     for slug in rules.get("interaction_lessons", []):

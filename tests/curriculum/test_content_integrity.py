@@ -211,3 +211,34 @@ def test_key_is_longest_counts_ties_and_ignores_multiple_answer_items():
     assert content.key_is_longest(item(("bbbb", True), ("aaaa", False), ("cc", False)))
     assert not content.key_is_longest(item(("bbb", True), ("aaaa", False), ("cc", False)))
     assert not content.key_is_longest(item(("bbbb", True), ("aaaa", True), ("cc", False)))
+
+
+def test_fails_when_the_select_all_keys_are_the_longest_options(broken_copy):
+    """Ticking the longest options must not score full marks: padding the keys of every
+    select-all item in two lessons gives that cue back, and check_curriculum names the items."""
+    for name in ("04-adverse-effects.yaml", "06-kratom-and-depression.yaml"):
+        path = broken_copy / "items" / name
+        items = yaml.safe_load(path.read_text())
+        for item in (item for item in items if item["type"] == "multiple"):
+            for option in item["options"]:
+                if option["correct"]:
+                    option["text"] += ", as the lesson explains in detail with its sources and their limits, at length"
+        path.write_text(yaml.safe_dump(items, sort_keys=False, allow_unicode=True))
+    problems = [p for p in _problems(broken_copy) if "select-all items" in p]
+    assert len(problems) == 1, problems
+    assert "integrity.longest_keys_share_max allows 20%" in problems[0]
+    assert "ae-10" in problems[0] and "mood-06" in problems[0]
+
+
+def test_keys_are_longest_needs_every_key_at_least_as_long_as_every_wrong_option():
+    def item(*options):
+        return content.ItemDoc(
+            path="x", line=1, key="k", type="multiple", pools=[], objective="", lesson="", section="",
+            difficulty="", myth="", interaction="", stem="", references=[],
+            options=[{"text": text, "correct": correct} for text, correct in options],
+        )
+
+    assert content.keys_are_longest(item(("bbbb", True), ("aaaa", True), ("cc", False)))
+    assert content.keys_are_longest(item(("bbb", True), ("aaa", False), ("cc", False)))  # a tie counts
+    assert not content.keys_are_longest(item(("bbbb", True), ("aa", True), ("ccc", False)))
+    assert not content.keys_are_longest(item(("bbbb", True), ("aaaa", True)))  # no wrong option: no cue
