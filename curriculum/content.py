@@ -970,27 +970,24 @@ def integrity_problems(bundle: CourseBundle) -> list[Problem]:
         count = sum(bool(item.myth) for item in items)
         if count < rules["myth_items_min"]:
             add(f"{count} myth-correction items; at least {rules['myth_items_min']} are needed")
-    if "longest_key_share_max" in rules:
-        single = [item for item in items if item.type == "single" and len(item.options) > 1]
-        longest = [item.key for item in single if key_is_longest(item)]
-        share = len(longest) / len(single) if single else 0.0
-        if share > rules["longest_key_share_max"]:
+    # Length cues: (rule, the items it counts, the cue, what the share measures, what a learner gains).
+    length_cues = (
+        ("longest_key_share_max", [item for item in items if item.type == "single" and len(item.options) > 1],
+         key_is_longest, "the correct option is the longest in {} of {} single-answer items",
+         "a learner who always picks the longest option would score that much"),
+        ("longest_keys_share_max", [item for item in items if item.type == "multiple"],
+         keys_are_longest, "the correct options are the longest ones in {} of {} select-all items",
+         "a learner who ticks the longest options would get those items right"),
+    )
+    for rule, pool, cued, what, gain in length_cues:
+        if rule not in rules:
+            continue
+        longest = [item.key for item in pool if cued(item)]
+        share = len(longest) / len(pool) if pool else 0.0
+        if share > rules[rule]:
             add(
-                f"the correct option is the longest in {len(longest)} of {len(single)} single-answer items "
-                f"({share:.0%}); integrity.longest_key_share_max allows {rules['longest_key_share_max']:.0%}: "
-                f"a learner who always picks the longest option would score that much. Shorten those keys or "
-                f"lengthen distractors: {', '.join(longest)}"
-            )
-    if "longest_keys_share_max" in rules:
-        multiple = [item for item in items if item.type == "multiple"]
-        longest = [item.key for item in multiple if keys_are_longest(item)]
-        share = len(longest) / len(multiple) if multiple else 0.0
-        if share > rules["longest_keys_share_max"]:
-            add(
-                f"the correct options are the longest ones in {len(longest)} of {len(multiple)} select-all items "
-                f"({share:.0%}); integrity.longest_keys_share_max allows {rules['longest_keys_share_max']:.0%}: "
-                f"a learner who ticks the longest options would get those items right. Shorten those keys or "
-                f"lengthen distractors: {', '.join(longest)}"
+                f"{what.format(len(longest), len(pool))} ({share:.0%}); integrity.{rule} allows {rules[rule]:.0%}: "
+                f"{gain}. Shorten those keys or lengthen distractors: {', '.join(longest)}"
             )
     for slug in rules.get("interaction_lessons", []):
         for item in items:

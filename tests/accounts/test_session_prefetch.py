@@ -24,6 +24,7 @@ from accounts import sessions
 from accounts.backends import user_cache_key
 from accounts.models import User
 from tests.accounts.test_sessions import PASSWORD, _is_signed_in, _signed_in
+from tests.accounts.test_user_cache import _shared_cache
 from tests.factories import LessonFactory
 
 LOCATION = "redis://127.0.0.1:6379/12"
@@ -42,7 +43,7 @@ def redis_cache(settings):
     settings.SESSION_ENGINE = "accounts.sessions"
     settings.SESSION_CACHE_ALIAS = "lms"
     settings.ACCOUNTS_USER_CACHE_ALIAS = "lms"
-    yield caches["lms"]
+    yield caches["lms"]  # never cleared: FLUSHDB would reach other workers' tests; this prefix is deleted
     caches["lms"].delete_pattern("*")
 
 
@@ -171,13 +172,8 @@ def test_a_prefetched_user_serves_one_get_user_for_its_own_id(redis_cache):
 
 @pytest.mark.django_db
 def test_with_another_cache_backend_the_engine_is_cached_db(settings, django_assert_num_queries):
-    settings.CACHES = {
-        **settings.CACHES,
-        "lms": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test-prefetch"},
-    }
+    _shared_cache(settings, {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test-prefetch"})
     settings.SESSION_ENGINE = "accounts.sessions"
-    settings.SESSION_CACHE_ALIAS = "lms"
-    settings.ACCOUNTS_USER_CACHE_ALIAS = "lms"
     User.objects.create_user("plain@example.org", PASSWORD, full_name="P")
     url = _lesson_url()
     client = _signed_in("plain@example.org")

@@ -183,62 +183,55 @@ def test_fails_on_a_lesson_past_its_review_date(broken_copy):
     assert any("past its review date" in p for p in _problems(broken_copy, today=later))
 
 
-def test_fails_when_the_correct_option_is_mostly_the_longest(broken_copy):
-    """A test-wise learner picks the longest option: padding every key of two lessons' items
-    gives that cue back, and check_curriculum names the items."""
-    for name in ("05-drug-interactions.yaml", "06-kratom-and-depression.yaml"):
-        path = broken_copy / "items" / name
+def _pad_keys(course_dir, files, item_type: str) -> None:
+    """Lengthen every correct option of the given type's items in these item files."""
+    for name in files:
+        path = course_dir / "items" / name
         items = yaml.safe_load(path.read_text())
-        for item in (item for item in items if item["type"] == "single"):
-            for option in item["options"]:
-                if option["correct"]:
-                    option["text"] += ", as the lesson explains in detail with its sources and their limits"
-        path.write_text(yaml.safe_dump(items, sort_keys=False, allow_unicode=True))
-    problems = [p for p in _problems(broken_copy) if "single-answer items" in p]
-    assert len(problems) == 1, problems
-    assert "integrity.longest_key_share_max allows 34%" in problems[0]
-    assert "ddi-01" in problems[0] and "mood-02" in problems[0]
-
-
-def test_key_is_longest_counts_ties_and_ignores_multiple_answer_items():
-    def item(*options):
-        return content.ItemDoc(
-            path="x", line=1, key="k", type="single", pools=[], objective="", lesson="", section="",
-            difficulty="", myth="", interaction="", stem="", references=[],
-            options=[{"text": text, "correct": correct} for text, correct in options],
-        )
-
-    assert content.key_is_longest(item(("bbbb", True), ("aaaa", False), ("cc", False)))
-    assert not content.key_is_longest(item(("bbb", True), ("aaaa", False), ("cc", False)))
-    assert not content.key_is_longest(item(("bbbb", True), ("aaaa", True), ("cc", False)))
-
-
-def test_fails_when_the_select_all_keys_are_the_longest_options(broken_copy):
-    """Ticking the longest options must not score full marks: padding the keys of every
-    select-all item in two lessons gives that cue back, and check_curriculum names the items."""
-    for name in ("04-adverse-effects.yaml", "06-kratom-and-depression.yaml"):
-        path = broken_copy / "items" / name
-        items = yaml.safe_load(path.read_text())
-        for item in (item for item in items if item["type"] == "multiple"):
+        for item in (item for item in items if item["type"] == item_type):
             for option in item["options"]:
                 if option["correct"]:
                     option["text"] += ", as the lesson explains in detail with its sources and their limits, at length"
         path.write_text(yaml.safe_dump(items, sort_keys=False, allow_unicode=True))
-    problems = [p for p in _problems(broken_copy) if "select-all items" in p]
+
+
+@pytest.mark.parametrize(
+    "item_type, files, problem, rule, named",
+    [
+        # A test-wise learner picks the longest option.
+        ("single", ("05-drug-interactions.yaml", "06-kratom-and-depression.yaml"), "single-answer items",
+         "integrity.longest_key_share_max allows 34%", ("ddi-01", "mood-02")),
+        # Ticking the longest options must not score full marks on select-all items.
+        ("multiple", ("04-adverse-effects.yaml", "06-kratom-and-depression.yaml"), "select-all items",
+         "integrity.longest_keys_share_max allows 20%", ("ae-10", "mood-06")),
+    ],
+)
+def test_fails_when_the_correct_options_are_mostly_the_longest(broken_copy, item_type, files, problem, rule, named):
+    """Padding every key of two lessons' items gives the length cue back, and check_curriculum
+    names the items."""
+    _pad_keys(broken_copy, files, item_type)
+    problems = [p for p in _problems(broken_copy) if problem in p]
     assert len(problems) == 1, problems
-    assert "integrity.longest_keys_share_max allows 20%" in problems[0]
-    assert "ae-10" in problems[0] and "mood-06" in problems[0]
+    assert rule in problems[0]
+    assert all(key in problems[0] for key in named)
+
+
+def _item(item_type: str, *options) -> content.ItemDoc:
+    return content.ItemDoc(
+        path="x", line=1, key="k", type=item_type, pools=[], objective="", lesson="", section="",
+        difficulty="", myth="", interaction="", stem="", references=[],
+        options=[{"text": text, "correct": correct} for text, correct in options],
+    )
+
+
+def test_key_is_longest_counts_ties_and_ignores_multiple_answer_items():
+    assert content.key_is_longest(_item("single", ("bbbb", True), ("aaaa", False), ("cc", False)))
+    assert not content.key_is_longest(_item("single", ("bbb", True), ("aaaa", False), ("cc", False)))
+    assert not content.key_is_longest(_item("single", ("bbbb", True), ("aaaa", True), ("cc", False)))
 
 
 def test_keys_are_longest_needs_every_key_at_least_as_long_as_every_wrong_option():
-    def item(*options):
-        return content.ItemDoc(
-            path="x", line=1, key="k", type="multiple", pools=[], objective="", lesson="", section="",
-            difficulty="", myth="", interaction="", stem="", references=[],
-            options=[{"text": text, "correct": correct} for text, correct in options],
-        )
-
-    assert content.keys_are_longest(item(("bbbb", True), ("aaaa", True), ("cc", False)))
-    assert content.keys_are_longest(item(("bbb", True), ("aaa", False), ("cc", False)))  # a tie counts
-    assert not content.keys_are_longest(item(("bbbb", True), ("aa", True), ("ccc", False)))
-    assert not content.keys_are_longest(item(("bbbb", True), ("aaaa", True)))  # no wrong option: no cue
+    assert content.keys_are_longest(_item("multiple", ("bbbb", True), ("aaaa", True), ("cc", False)))
+    assert content.keys_are_longest(_item("multiple", ("bbb", True), ("aaa", False), ("cc", False)))  # a tie counts
+    assert not content.keys_are_longest(_item("multiple", ("bbbb", True), ("aa", True), ("ccc", False)))
+    assert not content.keys_are_longest(_item("multiple", ("bbbb", True), ("aaaa", True)))  # no wrong option: no cue
