@@ -15,7 +15,8 @@ unchanged: Django still compares the session's hash with the user's password
 hash, and the user entry is the same one, dropped on every save of the user.
 A missing or wrong hint costs one write and the old two reads; another cache
 backend, a key function that is not a plain prefix, or a failing script means
-Django's cached_db behaviour exactly.
+Django's cached_db behaviour exactly; so do async views (`aload`), which the
+project's WSGI server never runs, except that an async delete also drops the hint.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends import cached_db
@@ -161,12 +163,25 @@ class SessionStore(cached_db.SessionStore):
             _prefetched.set(Prefetched(fast, self.session_key, str(user_id), hinted, raw_user if hinted else None))
         return data
 
+    async def aload(self):
+        # Async views read the session and the user apart, as cached_db does; nothing prefetched applies.
+        _prefetched.set(None)
+        return await super().aload()
+
     def delete(self, session_key=None):
         key = session_key or self.session_key
         super().delete(session_key)
+        self._forget_hint(key)
+
+    async def adelete(self, session_key=None):
+        key = session_key or self.session_key
+        await super().adelete(session_key)
+        await sync_to_async(self._forget_hint)(key)
+
+    def _forget_hint(self, session_key) -> None:
         fast = _fast_path(self._cache)
-        if fast is not None and key:
+        if fast is not None and session_key:
             try:
-                fast.forget(key)
+                fast.forget(session_key)
             except Exception:
                 logger.warning("session hint not deleted; it expires with the session", exc_info=True)

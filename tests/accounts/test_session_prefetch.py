@@ -17,6 +17,7 @@ from uuid import uuid4
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 from django.core.cache import caches
 from django.urls import reverse
 
@@ -119,6 +120,23 @@ def test_signing_out_deletes_the_hint(redis_cache):
     assert client.post(reverse("accounts:logout")).status_code == HTTPStatus.FOUND
 
     assert not _raw(redis_cache).exists(key)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_async_paths_delete_the_hint_and_prefetch_nothing(redis_cache):
+    user = User.objects.create_user("async@example.org", PASSWORD, full_name="A")
+    client = _signed_in("async@example.org")
+    assert _is_signed_in(client)
+    key = _hint_key(redis_cache, client)
+    store = sessions.SessionStore(client.cookies["sessionid"].value)
+    store.load()  # prefetches for this user
+    async_to_sync(store.aload)()
+    assert sessions.take_prefetched(user.pk) is None  # the async load cleared it, and read none
+
+    async_to_sync(store.adelete)()
+
+    assert not _raw(redis_cache).exists(key)
+    assert not _is_signed_in(client)
 
 
 @pytest.mark.django_db
