@@ -60,14 +60,29 @@ class PasswordResetConfirmView(InvalidFormIs400, auth_views.PasswordResetConfirm
 
 
 class SignUpView(InvalidFormIs400, FormView):
+    """Sign-up, with attempts limited per client address (ACCOUNTS_SIGNUP_PER_CLIENT_HOURLY, read
+    through the trusted proxies): every attempt counts, valid or not, since the form's "already
+    registered" error would otherwise let a script test addresses by the thousand. Past the
+    limit the form comes back empty with a 429 that says so, before any validation, so the
+    refusal reveals nothing about the address sent."""
+
     template_name = "accounts/user_signup.html"
     form_class = SignUpForm
+    TOO_MANY = ("Too many sign-up attempts from your network in the last hour. Try again later, "
+                "or ask your organisation's course administrator for help.")
 
     def dispatch(self, request, *args, **kwargs):
         # A signed-in learner has an account already: go where they were heading.
         if request.user.is_authenticated:
             return redirect(self._next_url())
         return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        if throttling.over_limit("signup-client", throttling.client_ip(request),
+                                 settings.ACCOUNTS_SIGNUP_PER_CLIENT_HOURLY, 3600):
+            context = self.get_context_data(form=self.get_form_class()(), limit_message=self.TOO_MANY)
+            return self.render_to_response(context, status=HTTPStatus.TOO_MANY_REQUESTS)
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         user = form.save()

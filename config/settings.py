@@ -127,6 +127,10 @@ AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
 # Password reset e-mails, per hour: per address (past it, silently none) and per client address (429).
 ACCOUNTS_RESET_PER_ADDRESS_HOURLY = env_int("ACCOUNTS_RESET_PER_ADDRESS_HOURLY", 3)
 ACCOUNTS_RESET_PER_CLIENT_HOURLY = env_int("ACCOUNTS_RESET_PER_CLIENT_HOURLY", 30)
+# Sign-up attempts an hour per client address (accounts/views.py): bounds bulk account creation
+# and probing which e-mail addresses have accounts. Generous, as a hospital's clinicians may all
+# sign up from one NAT address in a training session; raise it for such sites.
+ACCOUNTS_SIGNUP_PER_CLIENT_HOURLY = env_int("ACCOUNTS_SIGNUP_PER_CLIENT_HOURLY", 60)
 
 ROOT_URLCONF = "config.urls"
 

@@ -47,6 +47,16 @@ def _worker_state_reset():
     HOUSEKEEPING_CLOCK.reset()  # likewise: each test's worker expires export files on its first pass
 
 
+@pytest.fixture(autouse=True)
+def _fresh_limit_counters():
+    """Each test starts with the per-process limit counters (API throttles, password reset and
+    sign-up limits: the "default" cache without LMS_CACHE_URL) empty, as a new worker does, so one
+    test's requests never count against another's."""
+    from django.core.cache import caches
+
+    caches["default"].clear()
+
+
 @pytest.fixture
 def learner(db):
     return UserFactory()
