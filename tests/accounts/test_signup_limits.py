@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from accounts import throttling
 from accounts.models import User
+from tests.accounts.test_sessions import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def _without_tokens(page: bytes) -> bytes:
     return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", page)
 
 
-def _signup(client, email: str, address: str = "203.0.113.7", password: str = "a-long-unusual-passphrase"):
+def _signup(client, email: str, address: str = "203.0.113.7", password: str = PASSWORD):
     data = {"email": email, "full_name": "Sam Example", "profession": "nurse",
             "password1": password, "password2": password}
     return client.post(reverse("accounts:signup"), data, REMOTE_ADDR=address)
@@ -80,7 +81,7 @@ def test_the_limit_is_per_client_behind_the_trusted_proxy(client, settings):
         return client.post(
             reverse("accounts:signup"),
             {"email": email, "full_name": "P", "profession": "nurse",
-             "password1": "a-long-unusual-passphrase", "password2": "a-long-unusual-passphrase"},
+             "password1": PASSWORD, "password2": PASSWORD},
             REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=client_address,
         )
 
