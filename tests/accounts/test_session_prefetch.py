@@ -10,6 +10,9 @@ and with a cache that is not django-redis the engine is Django's cached_db.
 Runs against the real Redis on 127.0.0.1:6379 (every key under a prefix of its own).
 """
 
+import asyncio
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http import HTTPStatus
 from unittest import mock
@@ -17,7 +20,6 @@ from uuid import uuid4
 
 import pytest
 import redis
-from asgiref.sync import async_to_sync
 from django.core.cache import caches
 from django.urls import reverse
 
@@ -60,6 +62,14 @@ def redis_commands():
 
     with mock.patch.object(redis.Redis, "execute_command", record):
         yield seen
+
+
+def _run_async(method):
+    """Run an async function to completion on a new event loop in another thread (browser tests
+    leave Playwright's loop in this one), in a copy of this thread's context variables."""
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(context.run, asyncio.run, method()).result()
 
 
 def _hint_key(cache, client) -> str:
@@ -130,10 +140,14 @@ def test_the_async_paths_delete_the_hint_and_prefetch_nothing(redis_cache):
     key = _hint_key(redis_cache, client)
     store = sessions.SessionStore(client.cookies["sessionid"].value)
     store.load()  # prefetches for this user
-    async_to_sync(store.aload)()
-    assert sessions.take_prefetched(user.pk) is None  # the async load cleared it, and read none
 
-    async_to_sync(store.adelete)()
+    async def load_then_take():  # as an async view would: load the session, then ask for the user
+        await store.aload()
+        return sessions.take_prefetched(user.pk)
+
+    assert _run_async(load_then_take) is None  # the async load cleared what the sync one left, and read none
+
+    _run_async(store.adelete)
 
     assert not _raw(redis_cache).exists(key)
     assert not _is_signed_in(client)
