@@ -20,7 +20,9 @@ from uuid import uuid4
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
 from django.core.cache import caches
+from django.db import connections
 from django.urls import reverse
 
 from accounts import sessions
@@ -67,9 +69,15 @@ def redis_commands():
 def _run_async(method):
     """Run an async function to completion on a new event loop in another thread (browser tests
     leave Playwright's loop in this one), in a copy of this thread's context variables."""
+    async def run():
+        try:
+            return await method()
+        finally:  # the database connection its sync parts opened, in asgiref's thread
+            await sync_to_async(connections.close_all)()
+
     context = contextvars.copy_context()
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(context.run, asyncio.run, method()).result()
+        return pool.submit(context.run, asyncio.run, run()).result()
 
 
 def _hint_key(cache, client) -> str:
