@@ -11,20 +11,12 @@ from http import HTTPStatus
 
 import pytest
 from django.core import mail
-from django.core.cache import caches
 from django.urls import reverse
 
 from accounts import throttling
 from accounts.models import User
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_counters():
-    caches["default"].clear()  # the limits' counters (per process without LMS_CACHE_URL)
-    yield
-    caches["default"].clear()
 
 
 def _reset(client, email: str, address: str = "203.0.113.7"):

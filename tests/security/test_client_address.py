@@ -11,7 +11,6 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import pytest
-from django.core.cache import caches
 from django.test import RequestFactory
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -20,13 +19,6 @@ from accounts.models import User
 from accounts.throttling import client_ip
 
 PASSWORD = "the-real-passphrase"  # noqa: S105 (a test account's)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_counters():
-    caches["default"].clear()  # the throttles' counters (per process without LMS_CACHE_URL)
-    yield
-    caches["default"].clear()
 
 
 @pytest.mark.parametrize(
