@@ -254,6 +254,10 @@ if LMS_CACHE_URL:
 # one query fewer per signed-in request. Dropped on every save of the user, expires anyway.
 ACCOUNTS_USER_CACHE_ALIAS = "lms" if LMS_CACHE_URL else None
 ACCOUNTS_USER_CACHE_SECONDS = 300
+# Integration tokens are read from the shared Redis too (lms/token_cache.py): an integrator's API
+# call costs no query to authenticate. Revocation and organisation changes replace the entry at once.
+LMS_TOKEN_CACHE_ALIAS = "lms" if LMS_CACHE_URL else None
+LMS_TOKEN_CACHE_SECONDS = 60
 # API throttles count in the shared Redis when there is one, so N app servers enforce one limit,
 # not N; without Redis they count per process (the database cache would cost a write per request).
 LMS_THROTTLE_CACHE_ALIAS = "lms" if LMS_CACHE_URL else "default"

@@ -41,16 +41,24 @@ _AUTHENTICATE_SQL = """
 """
 
 
+def integration_token_lookup(raw: str) -> str | None:
+    """The public lookup part of a raw `ce_<lookup>_<secret>` string, or None if it is not one."""
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    lookup, _, secret = raw[len(TOKEN_PREFIX):].partition("_")
+    if not lookup or not secret or len(lookup) > 16:
+        return None
+    return lookup
+
+
 def integration_token_authenticate(*, raw: str) -> IntegrationToken | None:
     """The live token matching a raw `ce_<lookup>_<secret>` string, with its organisation, or None. One query.
 
     None for a malformed, unknown, revoked or wrong-secret token, or one of an
     inactive organisation; the caller cannot tell which, by design.
     """
-    if not raw.startswith(TOKEN_PREFIX):
-        return None
-    lookup, _, secret = raw[len(TOKEN_PREFIX):].partition("_")
-    if not lookup or not secret or len(lookup) > 16:
+    lookup = integration_token_lookup(raw)
+    if lookup is None:
         return None
     with connection.cursor() as cursor:
         cursor.execute(_AUTHENTICATE_SQL, [lookup])

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from curriculum.models import Course
-from lms import outbox
+from lms import outbox, token_cache
 from lms.models import (
     Enrolment,
     ExternalLearner,
@@ -71,6 +71,7 @@ def integration_token_create(
 def integration_token_revoke(*, token: IntegrationToken) -> None:
     """Revoke a token for good; its next request gets a 401. Idempotent."""
     IntegrationToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    token_cache.forget(token.lookup)
 
 
 def integration_token_touch(*, token: IntegrationToken) -> None:

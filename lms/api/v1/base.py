@@ -45,7 +45,7 @@ from rest_framework.views import set_rollback
 
 from accounts.throttling import window_count
 from credits.services import ClaimRefused
-from lms import selectors, services
+from lms import services, token_cache
 from lms.models import IntegrationToken
 from quizzes.services import QuizRefusal
 
@@ -74,7 +74,11 @@ class IntegrationPrincipal:
 
 
 class IntegrationTokenAuthentication(BaseAuthentication):
-    """`Authorization: Bearer ce_<lookup>_<secret>`. One query, plus one a minute for last use."""
+    """`Authorization: Bearer ce_<lookup>_<secret>`.
+
+    One query, plus one a minute for last use; none while the token is in the
+    shared cache (lms/token_cache.py).
+    """
 
     keyword = b"bearer"
 
@@ -84,10 +88,12 @@ class IntegrationTokenAuthentication(BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Send the header as 'Authorization: Bearer <token>'.")
-        token = selectors.integration_token_authenticate(raw=header[1].decode("latin-1"))
+        token, cached = token_cache.authenticate(header[1].decode("latin-1"))
         if token is None:
             raise exceptions.AuthenticationFailed("The token is invalid or has been revoked.")
-        services.integration_token_touch(token=token)
+        if not cached:
+            services.integration_token_touch(token=token)
+            token_cache.remember(token)
         return IntegrationPrincipal(token), token
 
     def authenticate_header(self, request) -> str:
