@@ -899,7 +899,7 @@ def course_bundle_parse(course_dir: Path, *, content_root: Path | None = None, t
 INTEGRITY_RULES = {
     "lessons", "lesson_minutes", "objectives_per_lesson", "pretest_items", "check_items_per_lesson",
     "posttest_items_min", "posttest_items_per_objective_min", "myth_items_min", "interaction_lessons",
-    "longest_key_share_max", "longest_keys_share_max",
+    "longest_key_share_max", "longest_keys_share_max", "truefalse_key_share_max",
 }
 
 
@@ -988,6 +988,22 @@ def integrity_problems(bundle: CourseBundle) -> list[Problem]:
             add(
                 f"{what.format(len(longest), len(pool))} ({share:.0%}); integrity.{rule} allows {rules[rule]:.0%}: "
                 f"{gain}. Shorten those keys or lengthen distractors: {', '.join(longest)}"
+            )
+    if "truefalse_key_share_max" in rules:
+        # A learner who always answers "False" (or always "True") must not score by it.
+        keys = {"True": [], "False": []}
+        for item in items:
+            if item.type == "truefalse":
+                keys[next(o["text"] for o in item.options if o.get("correct"))].append(item.key)
+        answer, named = max(keys.items(), key=lambda pair: len(pair[1]))
+        total = len(keys["True"]) + len(keys["False"])
+        share = len(named) / total if total else 0.0
+        if share > rules["truefalse_key_share_max"]:
+            add(
+                f"the answer is {answer} in {len(named)} of {total} true/false items ({share:.0%}); "
+                f"integrity.truefalse_key_share_max allows {rules['truefalse_key_share_max']:.0%}: a learner who "
+                f"always answers {answer} would score that much. Restate some as {'True' if answer == 'False' else 'False'} "
+                f"statements: {', '.join(named)}"
             )
     for slug in rules.get("interaction_lessons", []):
         for item in items:

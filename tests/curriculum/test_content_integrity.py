@@ -216,6 +216,29 @@ def test_fails_when_the_correct_options_are_mostly_the_longest(broken_copy, item
     assert all(key in problems[0] for key in named)
 
 
+def _flip_truefalse(course_dir, keys) -> None:
+    """Turn these true/false items' answers around (True becomes the wrong option, and so on)."""
+    for path in (course_dir / "items").glob("*.yaml"):
+        items = yaml.safe_load(path.read_text())
+        flipped = [item for item in items if item["key"] in keys]
+        for item in flipped:
+            for option in item["options"]:
+                option["correct"] = not option["correct"]
+        if flipped:
+            path.write_text(yaml.safe_dump(items, sort_keys=False, allow_unicode=True))
+
+
+def test_fails_when_one_answer_is_the_key_of_most_true_false_items(broken_copy):
+    """Two of the "True" statements flipped to "False": always answering False would score 8 of 12."""
+    assert not [p for p in _problems(broken_copy) if "true/false" in p]
+    _flip_truefalse(broken_copy, {"dep-06", "ae-06"})
+    problems = [p for p in _problems(broken_copy) if "true/false" in p]
+    assert len(problems) == 1, problems
+    assert "the answer is False in 8 of 12 true/false items (67%)" in problems[0]
+    assert "integrity.truefalse_key_share_max allows 60%" in problems[0]
+    assert "dep-06" in problems[0] and "enc-c02" in problems[0] and "mood-08" not in problems[0]
+
+
 def _item(item_type: str, *options) -> content.ItemDoc:
     return content.ItemDoc(
         path="x", line=1, key="k", type=item_type, pools=[], objective="", lesson="", section="",
