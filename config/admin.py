@@ -1,4 +1,9 @@
-"""The admin site: Django's, except that an action on a tampered selection is a 400, not a 500.
+"""The admin site: Django's, except that bad input answers 400, as everywhere else here.
+
+A form sent back with errors (an add or change form, an inline, the log-in
+or password form, an editable list) keeps Django's page, with the errors
+shown where they belong, but answers 400 instead of 200, so an author's
+script or an integration test sees the refusal without reading the page.
 
 Django's changelist filters on the posted `_selected_action` values without
 checking them (`ModelAdmin.response_action`), so an id that is not an id
@@ -44,17 +49,37 @@ def _selection_error(model_admin: admin.ModelAdmin, request) -> str | None:
     return None
 
 
+def _shows_form_errors(response) -> bool:
+    """Whether an admin page is a form sent back with errors (read from its context, before rendering)."""
+    context = getattr(response, "context_data", None) or {}
+    if context.get("errors"):  # add and change forms with their inlines (AdminErrorList)
+        return True
+    form = context.get("form")
+    if getattr(form, "is_bound", False) and form.errors:  # log-in, password and action forms
+        return True
+    formset = getattr(context.get("cl"), "formset", None)  # an editable list
+    return bool(formset is not None and formset.is_bound and (any(formset.errors) or formset.non_form_errors()))
+
+
+def _refused_is_400(request, response):
+    if request.method == "POST" and response.status_code == 200 and _shows_form_errors(response):
+        response.status_code = 400
+    return response
+
+
 class AdminSite(admin.AdminSite):
     def admin_view(self, view, cacheable=False):
         model_admin = getattr(view, "__self__", None)
-        if not isinstance(model_admin, admin.ModelAdmin):
-            return super().admin_view(view, cacheable)
+        checks_selection = isinstance(model_admin, admin.ModelAdmin)
 
         @functools.wraps(view)
         def checked(request, *args, **kwargs):
-            if reason := _selection_error(model_admin, request):
+            if checks_selection and (reason := _selection_error(model_admin, request)):
                 return error_response(request, 400, "bad_request", reason)
-            return view(request, *args, **kwargs)
+            return _refused_is_400(request, view(request, *args, **kwargs))
 
         # Wrapped inside Django's checks: the log-in and CSRF checks still come first.
         return super().admin_view(checked, cacheable)
+
+    def login(self, request, extra_context=None):
+        return _refused_is_400(request, super().login(request, extra_context))

@@ -94,7 +94,7 @@ def test_staff_editing_a_learner_in_the_admin_meet_the_same_rules(admin_client, 
             "is_active": "on", "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-11-01",
             "date_joined_1": "09:00:00", field: value}
     response = admin_client.post(url, data)
-    assert response.status_code == HTTPStatus.OK  # the admin's own form page, with the error
+    assert response.status_code == HTTPStatus.BAD_REQUEST  # the admin's own form page, with the error
     assert message in response.content.decode()
     learner.refresh_from_db()
     assert (learner.full_name, learner.npi, learner.nabp_eprofile_id) == ("Jane Q. Smith, MD", "1234567893", "")
@@ -109,6 +109,6 @@ def test_staff_adding_an_account_in_the_admin_meet_the_name_rule(admin_client):
     response = admin_client.post(reverse("admin:accounts_user_add"), {
         "email": "new@example.org", "full_name": "김민수", "usable_password": "true",
         "password1": "a-long-unusual-passphrase", "password2": "a-long-unusual-passphrase"})
-    assert response.status_code == HTTPStatus.OK
+    assert response.status_code == HTTPStatus.BAD_REQUEST
     assert "The certificate cannot print 김 민 수." in response.content.decode()
     assert not User.objects.filter(email="new@example.org").exists()

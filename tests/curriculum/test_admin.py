@@ -46,7 +46,7 @@ def test_admin_edit_with_broken_citation_is_refused_and_writes_nothing(author_cl
 
     response = author_client.post(url, {"source": source, "is_published": "on"})
 
-    assert response.status_code == HTTPStatus.OK
+    assert response.status_code == HTTPStatus.BAD_REQUEST
     assert "citation [^nowhere] has no entry" in response.content.decode()
     loaded.refresh_from_db()
     assert loaded.current_version.number == 1
@@ -56,6 +56,7 @@ def test_admin_edit_with_broken_link_is_refused(author_client, loaded):
     url = reverse("admin:curriculum_lesson_change", args=[loaded.pk])
     source = loaded.current_version.source.replace("(lesson:first)", "(lesson:first#no-such-section)")
     response = author_client.post(url, {"source": source, "is_published": "on"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
     assert "has no section '#no-such-section'" in html.unescape(response.content.decode())
     loaded.refresh_from_db()
     assert loaded.current_version.number == 1

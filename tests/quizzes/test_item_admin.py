@@ -57,7 +57,7 @@ def test_admin_item_edit_with_a_problem_is_refused_and_writes_nothing(author_cli
         reverse("admin:quizzes_item_change", args=[item.pk]),
         {"source": source.replace(old, new), "is_active": "on"},
     )
-    assert response.status_code == HTTPStatus.OK
+    assert response.status_code == HTTPStatus.BAD_REQUEST
     assert message in html.unescape(response.content.decode())
     item.refresh_from_db()
     assert item.current_version.number == 1

@@ -53,5 +53,5 @@ def test_an_organisation_has_one_active_endpoint(staff_client):
     LrsEndpoint.objects.create(organisation=organisation, url="https://a.example.org/xAPI/",
                                key="lms", secret="s", actor_home_page="https://lms.example.org")
     response = staff_client.post(reverse("admin:xapi_lrsendpoint_add"), _form(organisation))
-    assert response.status_code == HTTPStatus.OK  # the form shows the error
+    assert response.status_code == HTTPStatus.BAD_REQUEST  # the form shows the error
     assert LrsEndpoint.objects.count() == 1
