@@ -117,7 +117,7 @@ def test_admin_edits_frame_origins_one_per_line_and_refuses_a_wildcard(admin_cli
     refused = admin_client.post(url, {**fields, "frame_origins": "https://lms.example.edu\n*"})
     saved = admin_client.post(url, {**fields, "frame_origins": "https://lms.example.edu/\n\nhttps://b.example.edu"})
 
-    assert refused.status_code == HTTPStatus.OK and b"is not an origin" in refused.content
+    assert refused.status_code == HTTPStatus.BAD_REQUEST and b"is not an origin" in refused.content
     assert saved.status_code == HTTPStatus.FOUND
     registered.refresh_from_db()
     assert registered.frame_origins == ["https://lms.example.edu", "https://b.example.edu"]
