@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -899,7 +900,7 @@ def course_bundle_parse(course_dir: Path, *, content_root: Path | None = None, t
 INTEGRITY_RULES = {
     "lessons", "lesson_minutes", "objectives_per_lesson", "pretest_items", "check_items_per_lesson",
     "posttest_items_min", "posttest_items_per_objective_min", "myth_items_min", "interaction_lessons",
-    "longest_key_share_max", "longest_keys_share_max", "truefalse_key_share_max",
+    "longest_key_share_max", "longest_keys_share_max", "truefalse_key_share_max", "myth_items_per_quiz_max",
 }
 
 
@@ -970,6 +971,24 @@ def integrity_problems(bundle: CourseBundle) -> list[Problem]:
         count = sum(bool(item.myth) for item in items)
         if count < rules["myth_items_min"]:
             add(f"{count} myth-correction items; at least {rules['myth_items_min']} are needed")
+    if "myth_items_per_quiz_max" in rules:
+        # Items correcting one claim quote it alike and share their correction: two of them in one
+        # attempt, and one gives the other away. A quiz's pool is one attempt's source.
+        most = rules["myth_items_per_quiz_max"]
+        quizzes = {"pretest": "the pre-test", "posttest": "the post-test"}
+        by_quiz: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for item in items:
+            for pool in item.pools:
+                if item.myth:
+                    quiz = f"the knowledge check of lesson {item.lesson}" if pool == "check" else quizzes.get(pool, pool)
+                    by_quiz[(quiz, item.myth)].append(item.key)
+        for (quiz, myth), keys in by_quiz.items():
+            if len(keys) > most:
+                add(
+                    f"myth {myth} is corrected by {len(keys)} items in the pool of {quiz} ({', '.join(keys)}); "
+                    f"integrity.myth_items_per_quiz_max allows {most}: one attempt can draw them together, "
+                    "and one then gives the other away. Keep one in that pool and move the others"
+                )
     # Length cues: (rule, the items it counts, the cue, what the share measures, what a learner gains).
     length_cues = (
         ("longest_key_share_max", [item for item in items if item.type == "single" and len(item.options) > 1],

@@ -239,6 +239,47 @@ def test_fails_when_one_answer_is_the_key_of_most_true_false_items(broken_copy):
     assert "dep-06" in problems[0] and "enc-c02" in problems[0] and "mood-08" not in problems[0]
 
 
+def _set_pools(course_dir, changes: dict[str, str]) -> None:
+    """Set these items' `pools:` lines (key -> the new flow list)."""
+    for path in (course_dir / "items").glob("*.yaml"):
+        text = path.read_text()
+        for key, pools in changes.items():
+            text = re.sub(rf"(- key: {key}\n  type: \w+\n  pools: )\[[^\]]*\]", rf"\g<1>{pools}", text)
+        path.write_text(text)
+
+
+@pytest.mark.parametrize(
+    "changes, quiz, named",
+    [
+        # mood-01 back in the post-test beside pharm-04: both quote the "k-pin" claim.
+        ({"mood-01": "[posttest]"}, "the post-test", "(pharm-04, mood-01)"),
+        # mood-06 lists the harms that ae-07's key names: both correct the side-effects claim.
+        ({"mood-06": "[posttest]"}, "the post-test", "(ae-07, mood-06)"),
+        # Two items on one claim in the pre-test.
+        ({"mood-01": "[pretest]"}, "the pre-test", "(pharm-04, mood-01)"),
+    ],
+)
+def test_fails_when_one_quiz_can_draw_two_items_on_the_same_claim(broken_copy, changes, quiz, named):
+    assert not [p for p in _problems(broken_copy) if "integrity.myth_items_per_quiz_max" in p]
+    _set_pools(broken_copy, changes)
+    problems = [p for p in _problems(broken_copy) if "integrity.myth_items_per_quiz_max" in p]
+    assert len(problems) == 1, problems
+    assert f"in the pool of {quiz} {named}" in problems[0]
+
+
+def test_two_items_on_one_claim_in_one_knowledge_check_fail_too(broken_copy):
+    """mood-c01 marked as correcting claim f for the test: lesson 6's check, where mood-06 is, would
+    then show two items on that claim in one attempt."""
+    _edit(
+        broken_copy / "items" / "06-kratom-and-depression.yaml",
+        "- key: mood-c01\n  type: single\n  pools: [check]\n  objective: L6.2\n  section: kratom-and-depression#how-to-read-the-evidence\n",
+        "- key: mood-c01\n  type: single\n  pools: [check]\n  objective: L6.2\n  section: kratom-and-depression#how-to-read-the-evidence\n  myth: f\n",
+    )
+    problems = [p for p in _problems(broken_copy) if "integrity.myth_items_per_quiz_max" in p]
+    assert len(problems) == 1, problems
+    assert "in the pool of the knowledge check of lesson kratom-and-depression (mood-c01, mood-06)" in problems[0]
+
+
 def _item(item_type: str, *options) -> content.ItemDoc:
     return content.ItemDoc(
         path="x", line=1, key="k", type=item_type, pools=[], objective="", lesson="", section="",
