@@ -95,7 +95,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.middleware.CSPMiddleware",  # django-csp's, with the policy built once
     # Below the headers' middleware, so its 400 carries them too.
     "config.middleware.NulCharacterMiddleware",
     # Below X-Frame-Options and CSP: lets the launching platform frame an LTI session.
