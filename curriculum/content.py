@@ -15,6 +15,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 import yaml
@@ -106,6 +107,7 @@ class ItemDoc:
     references: list[dict]
     stem_html: str = ""
     source: str = ""  # the item as YAML (one mapping), for the admin's edit form
+    enemies: list[str] = field(default_factory=list)  # assembly metadata, like pools: not hashed
 
     def content_hash(self) -> str:
         payload = json.dumps(
@@ -612,6 +614,12 @@ def _item_parse(raw, rel, problems, objectives, lessons, myths, interactions, ph
         pools = []
     if "check" in pools and "posttest" in pools:
         problems.append(Problem(rel, line, f"{where}: a knowledge-check item (feedback shown at once) cannot also be a post-test item"))
+    enemies = raw.get("enemies") or []
+    if not isinstance(enemies, list) or not all(isinstance(e, str) and KEY_RE.match(e) for e in enemies):
+        problems.append(Problem(rel, line, f"{where}: enemies must be a list of item keys"))
+        enemies = []
+    elif key in enemies:
+        problems.append(Problem(rel, line, f"{where}: an item cannot be its own enemy"))
     objective = str(raw.get("objective") or "")
     if not objective:
         problems.append(Problem(rel, line, f"{where}: no learning objective"))
@@ -692,6 +700,7 @@ def _item_parse(raw, rel, problems, objectives, lessons, myths, interactions, ph
         key=key,
         type=item_type,
         pools=sorted(set(pools)),
+        enemies=sorted(set(enemies)),
         objective=objective,
         lesson=lesson_slug,
         section=anchor,
@@ -893,8 +902,62 @@ def course_bundle_parse(course_dir: Path, *, content_root: Path | None = None, t
                 problems.append(Problem(item.path, item.line, f"duplicate item key '{item.key}' (also in {seen_items[item.key]})"))
             seen_items[item.key] = item.path
     if not bundle.errors:
+        problems.extend(enemies_problems(bundle.items))
         problems.extend(integrity_problems(bundle))
     return bundle
+
+
+# Quizzes that show every item of their pool (nothing is drawn), with how a message names them.
+WHOLE_POOLS = {"pretest": "the pre-test", "check": "the knowledge check of lesson {}"}
+
+
+def enemies_problems(items) -> list[Problem]:
+    """Problems with the items' declared enemies; `items` are ItemDocs (or alike: key, pools,
+    lesson, objective, enemies, path, line), all of one course.
+
+    Enemies are item-bank "enemy items": two questions of which one cues or answers the other,
+    so no attempt may show both. A declaration on either side bars the pair. The post-test's
+    draw honours them (quizzes.grading.layout_build); the pre-test and the knowledge checks show
+    their whole pool, so enemies cannot share one. And the draw must never be left without a
+    question for an objective: each keeps at least one post-test item with no post-test enemy.
+    """
+    problems: list[Problem] = []
+    by_key = {item.key: item for item in items}
+    pairs: set[tuple[str, str]] = set()
+    for item in items:
+        for other in item.enemies:
+            if other not in by_key:
+                problems.append(Problem(item.path, item.line, f"item '{item.key}': enemy '{other}' is not an item of this course"))
+            elif other != item.key:
+                pairs.add(tuple(sorted((item.key, other))))
+    barred: dict[str, set[str]] = defaultdict(set)  # post-test item -> its post-test enemies
+    for a, b in sorted(pairs):
+        first, second = by_key[a], by_key[b]
+        for pool in sorted(set(first.pools) & set(second.pools)):
+            if pool == "posttest":
+                barred[a].add(b)
+                barred[b].add(a)
+            elif pool in WHOLE_POOLS and (pool != "check" or first.lesson == second.lesson):
+                quiz = WHOLE_POOLS[pool].format(first.lesson)
+                problems.append(Problem(
+                    first.path, first.line,
+                    f"items '{a}' and '{b}' are enemies but both in {quiz}, which shows every item of its pool: "
+                    "every attempt would show them together. Move one to another quiz, or rewrite one so it "
+                    "no longer cues the other",
+                ))
+    by_objective: dict[str, list] = defaultdict(list)
+    for item in items:
+        if "posttest" in item.pools:
+            by_objective[item.objective].append(item)
+    for objective, members in sorted(by_objective.items()):
+        if all(barred[item.key] for item in members):
+            problems.append(Problem(
+                members[0].path, members[0].line,
+                f"objective {objective}: each of its post-test items ({', '.join(i.key for i in members)}) has an "
+                "enemy in the post-test, so a draw could be left with no question on it. Keep at least one of "
+                "them free of post-test enemies",
+            ))
+    return problems
 
 
 INTEGRITY_RULES = {
@@ -973,21 +1036,30 @@ def integrity_problems(bundle: CourseBundle) -> list[Problem]:
             add(f"{count} myth-correction items; at least {rules['myth_items_min']} are needed")
     if "myth_items_per_quiz_max" in rules:
         # Items correcting one claim quote it alike and share their correction: two of them in one
-        # attempt, and one gives the other away. A quiz's pool is one attempt's source.
+        # attempt, and one gives the other away. The pre-test and the checks show their whole pool;
+        # the post-test draws, and never draws two enemies, so there it counts what one draw can hold.
         most = rules["myth_items_per_quiz_max"]
         quizzes = {"pretest": "the pre-test", "posttest": "the post-test"}
-        by_quiz: dict[tuple[str, str], list[str]] = defaultdict(list)
+        enemies = {frozenset((item.key, other)) for item in items for other in item.enemies}
+        by_quiz: dict[tuple[str, str, str], list[str]] = defaultdict(list)
         for item in items:
             for pool in item.pools:
                 if item.myth:
                     quiz = f"the knowledge check of lesson {item.lesson}" if pool == "check" else quizzes.get(pool, pool)
-                    by_quiz[(quiz, item.myth)].append(item.key)
-        for (quiz, myth), keys in by_quiz.items():
-            if len(keys) > most:
+                    by_quiz[(pool, quiz, item.myth)].append(item.key)
+        for (pool, quiz, myth), keys in by_quiz.items():
+            together = len(keys) if pool != "posttest" else max(
+                size
+                for size in range(1, len(keys) + 1)
+                for group in combinations(keys, size)
+                if not any(frozenset(pair) in enemies for pair in combinations(group, 2))
+            )
+            if together > most:
                 add(
                     f"myth {myth} is corrected by {len(keys)} items in the pool of {quiz} ({', '.join(keys)}); "
-                    f"integrity.myth_items_per_quiz_max allows {most}: one attempt can draw them together, "
-                    "and one then gives the other away. Keep one in that pool and move the others"
+                    f"integrity.myth_items_per_quiz_max allows {most}: one attempt can draw {together} of them "
+                    "together, and one then gives the other away. Keep one in that pool and move the others"
+                    + (", or declare them enemies (`enemies:`)" if pool == "posttest" else "")
                 )
     # Length cues: (rule, the items it counts, the cue, what the share measures, what a learner gains).
     length_cues = (

@@ -7,6 +7,7 @@ settings (pass mark, attempts, waiting time, draw, review rule) are editable.
 Attempts are read-only: grades change only through the services.
 """
 
+import yaml
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
@@ -49,6 +50,17 @@ class ItemSourceForm(SourceEditForm):
         self.fields["source"].help_text = (
             "The item as YAML, in the item-file format (curriculum/content/README.md)."
         )
+        item = self.instance
+        if item.pk and item.current_version is not None:
+            # Pools and enemies live on the item, not the version: a reload can change them without
+            # a new version, so show the item's own, or saving the form would put the old ones back.
+            data = yaml.safe_load(item.current_version.source or "") or {}
+            if isinstance(data, dict):
+                data["pools"] = item.pools
+                data.pop("enemies", None)
+                if item.enemies:
+                    data["enemies"] = item.enemies
+                self.fields["source"].initial = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
     def revise(self, instance, source, user):
         return services.item_revise(item=instance, source=source, user=user)
@@ -58,7 +70,7 @@ class ItemSourceForm(SourceEditForm):
 class ItemAdmin(SourceEditAdmin):
     form = ItemSourceForm
     new_version_message = "Saved as version {number}; its statistics start afresh."
-    list_display = ["key", "course", "pools", "is_active", "current_version"]
+    list_display = ["key", "course", "pools", "enemies", "is_active", "current_version"]
     list_filter = ["course", "is_active"]
     search_fields = ["key"]
     readonly_fields = ["course", "key", "current_version"]

@@ -33,11 +33,13 @@ MULTIPLE = "multiple"
 
 @dataclass(frozen=True)
 class PoolItem:
-    """A candidate question: its version id, objective and option ids in file order."""
+    """A candidate question: its version id, objective and option ids in file order, and the
+    version ids of its enemies (questions that must not appear in the same attempt)."""
 
     version_id: int
     objective_id: int
     option_ids: tuple[int, ...]
+    enemies: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -83,28 +85,50 @@ def layout_build(pool: list[PoolItem], *, seed: int, per_objective: int | None, 
     Draws `per_objective` items from each objective (all when None), then, if
     `total` is set, keeps at most `total` spread evenly: one per objective in
     turn, so every objective is assessed before any gets a second question.
-    The same seed and pool always give the same layout.
+    Never draws two enemies (item-bank "enemy items": one would cue or answer
+    the other): an objective's next item that is an enemy of one already drawn
+    is passed over for the next one in its shuffled order. The same seed and
+    pool always give the same layout.
     """
     rng = random.Random(seed)
     by_objective: dict[int, list[PoolItem]] = defaultdict(list)
     for item in sorted(pool, key=lambda p: p.version_id):
         by_objective[item.objective_id].append(item)
-    drawn: dict[int, list[PoolItem]] = {}
+    queues: dict[int, list[PoolItem]] = {}
     for objective_id in sorted(by_objective):
         items = by_objective[objective_id][:]
         rng.shuffle(items)
-        drawn[objective_id] = items[:per_objective] if per_objective else items
+        queues[objective_id] = items
     chosen: list[PoolItem] = []
+    drawn: set[int] = set()
+    barred: set[int] = set()  # enemies of what is drawn, either way round
+    per_count: dict[int, int] = defaultdict(int)
+
+    def draw(objective_id: int) -> None:
+        queue = queues[objective_id]
+        while queue:
+            item = queue.pop(0)
+            if item.version_id not in barred and not item.enemies & drawn:
+                chosen.append(item)
+                drawn.add(item.version_id)
+                barred.update(item.enemies)
+                per_count[objective_id] += 1
+                return
+
     if total:
-        rounds = max((len(v) for v in drawn.values()), default=0)
-        objectives = sorted(drawn)
+        rounds = max((len(v) for v in queues.values()), default=0)
+        if per_objective:
+            rounds = min(rounds, per_objective)
+        objectives = sorted(queues)
         rng.shuffle(objectives)  # which objectives get the extra questions varies by attempt
         for index in range(rounds):
             for objective_id in objectives:
-                if index < len(drawn[objective_id]) and len(chosen) < total:
-                    chosen.append(drawn[objective_id][index])
+                if per_count[objective_id] == index and len(chosen) < total:
+                    draw(objective_id)
     else:
-        chosen = [item for objective_id in sorted(drawn) for item in drawn[objective_id]]
+        for objective_id in sorted(queues):
+            for _ in range(min(len(queues[objective_id]), per_objective or len(queues[objective_id]))):
+                draw(objective_id)
     rng.shuffle(chosen)
     layout = []
     for item in chosen:

@@ -28,6 +28,11 @@ class Item(models.Model):
     # Pool membership is not content: moving an item between pools must not
     # restart its statistics, so pools live here and not on the version.
     pools = models.JSONField(default=list, help_text="Any of pretest, check, posttest.")
+    # Assembly metadata too: which items one attempt must never show beside this
+    # one (each would cue or answer the other). Declared on either side.
+    enemies = models.JSONField(
+        default=list, blank=True, help_text="Keys of items never drawn into the same attempt as this one."
+    )
     is_active = models.BooleanField(default=True, help_text="False once the item's file entry is gone.")
     current_version = models.ForeignKey(
         "ItemVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"

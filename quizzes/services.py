@@ -13,6 +13,7 @@ import datetime as dt
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -129,14 +130,14 @@ def item_bank_sync(*, course: Course, items: list[ItemDoc]) -> ItemBankReport:
         item = existing.get(doc.key)
         label = f"item {course.slug}/{doc.key}"
         if item is None:
-            item = Item.objects.create(course=course, key=doc.key, pools=doc.pools)
+            item = Item.objects.create(course=course, key=doc.key, pools=doc.pools, enemies=doc.enemies)
             _item_version_create(item, doc, digest, refs, number=1)
             report.created.append(label)
             continue
         changed = False
-        if item.pools != doc.pools or not item.is_active:
-            item.pools, item.is_active = doc.pools, True
-            item.save(update_fields=["pools", "is_active"])
+        if item.pools != doc.pools or item.enemies != doc.enemies or not item.is_active:
+            item.pools, item.enemies, item.is_active = doc.pools, doc.enemies, True
+            item.save(update_fields=["pools", "enemies", "is_active"])
             changed = True
         if item.current_version is None or item.current_version.content_hash != digest:
             number = (item.versions.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -226,6 +227,8 @@ def item_revise(*, item: Item, source: str, user=None) -> ItemVersion | None:
     )
     if doc is not None and doc.key != item.key:
         problems.append(content.Problem(path, 1, f"the key cannot change here ({item.key!r})"))
+    if doc is not None and not problems:
+        problems.extend(content.enemies_problems(_bank_slots(course, doc)))
     errors = [str(p) for p in problems if p.severity == "error"]
     if errors or doc is None:
         raise ValidationError(errors or ["the item could not be read"])
@@ -236,14 +239,28 @@ def item_revise(*, item: Item, source: str, user=None) -> ItemVersion | None:
         {m.key: m for m in course.myths.all()},
         {row.key: row for row in course.interactions.all()},
     )
-    if item.pools != doc.pools:
-        item.pools = doc.pools
-        item.save(update_fields=["pools"])
+    if item.pools != doc.pools or item.enemies != doc.enemies:
+        item.pools, item.enemies = doc.pools, doc.enemies
+        item.save(update_fields=["pools", "enemies"])
     digest = doc.content_hash()
     if item.current_version is not None and item.current_version.content_hash == digest:
         return None
     number = (item.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     return _item_version_create(item, doc, digest, refs, number=number, user=user)
+
+
+def _bank_slots(course: Course, doc: ItemDoc) -> list:
+    """The course's active items as enemies_problems reads them, with `doc` in place of its stored item."""
+    rows = (
+        Item.objects.filter(course=course, is_active=True, current_version__isnull=False)
+        .exclude(key=doc.key)
+        .values_list("key", "pools", "enemies", "current_version__lesson__slug", "current_version__objective__key")
+    )
+    slots = [
+        SimpleNamespace(key=key, pools=pools, enemies=enemies, lesson=lesson, objective=objective, path=key, line=1)
+        for key, pools, enemies, lesson, objective in rows
+    ]
+    return [*slots, doc]
 
 
 def _quizzes_ensure(course: Course, items: list[ItemDoc], lessons: dict, report: ItemBankReport) -> None:
@@ -361,21 +378,32 @@ def _quiz_pool(quiz: Quiz) -> list[grading.PoolItem]:
     items = (
         Item.objects.filter(course_id=quiz.course_id, is_active=True, current_version__isnull=False)
         .select_related("current_version")
-        .only("pools", "current_version__objective_id", "current_version__lesson_id")
+        .only("key", "pools", "enemies", "current_version__objective_id", "current_version__lesson_id")
     )
     # Pools are a short JSON list; SQLite has no JSON containment lookup, so filter here.
-    versions = [
-        item.current_version
+    members = [
+        item
         for item in items
         if quiz.kind in item.pools
         and (quiz.lesson_id is None or item.current_version.lesson_id == quiz.lesson_id)
     ]
+    versions = [item.current_version for item in members]
     option_ids: dict[int, list[int]] = {}
     for version_id, option_id in (
         Option.objects.filter(version__in=versions).order_by("position").values_list("version_id", "pk")
     ):
         option_ids.setdefault(version_id, []).append(option_id)
-    return [grading.PoolItem(v.pk, v.objective_id, tuple(option_ids.get(v.pk, ()))) for v in versions]
+    # As declared, on one side or both: the draw bars both ends of a pair.
+    version_of = {item.key: item.current_version_id for item in members}
+    return [
+        grading.PoolItem(
+            item.current_version_id,
+            item.current_version.objective_id,
+            tuple(option_ids.get(item.current_version_id, ())),
+            frozenset(version_of[key] for key in item.enemies if key in version_of),
+        )
+        for item in members
+    ]
 
 
 def _recheck_pool(learner, quiz: Quiz) -> list[grading.PoolItem]:

@@ -12,7 +12,8 @@ mechanically to QTI 3.0 (`qti3.py`), so both versions say the same thing:
   shown when that option is chosen (FEEDBACK holds the chosen identifiers);
 - in the manifest, per item: the objective (key, text) as a LOM
   classification with purpose "educational objective", the references as LOM
-  relations of kind "references", the pools as keywords, the difficulty, and
+  relations of kind "references", the pools and enemies as keywords
+  (`pool:posttest`, `enemy:<item key>`), the difficulty, and
   `qtiMetadata` (interaction type, feedback type);
 - one `assessmentTest` each for the pre-test and the post-test: an outer
   section holding one sub-section per objective. A quiz that draws
@@ -23,7 +24,10 @@ mechanically to QTI 3.0 (`qti3.py`), so both versions say the same thing:
   `grading.layout_build` makes. A `question_count` above the number of
   objectives has no QTI equivalent (QTI selects whole sub-sections, not items
   across them); such a test selects ceil(count / objectives) per objective,
-  a few more questions than our attempts draw.
+  a few more questions than our attempts draw. QTI has no enemy items: a
+  player draws one per sub-section at random and may show two items that our
+  draw keeps apart; the `enemy:` keywords carry the pairs for an item bank
+  that can honour them.
 
 Answer keys are in the package by nature: only staff export it (the command,
 and the staff-only admin download in `views.py`).
@@ -342,7 +346,9 @@ class Lom:
         general = _sub(lom, self._t("general"))
         self._identifier(general, bank.course.slug, item.key)
         self._string(_sub(general, self._t("title")), f"{item.key} ({version.objective.key})")
-        for keyword in [f"pool:{pool}" for pool in item.pools] + [f"lesson:{version.lesson.slug}"]:
+        keywords = [f"pool:{pool}" for pool in item.pools] + [f"lesson:{version.lesson.slug}"]
+        keywords += [f"enemy:{key}" for key in item.enemies]
+        for keyword in keywords:
             self._string(_sub(general, self._t("keyword")), keyword)
         educational = _sub(lom, self._t("educational"))
         self._vocab(educational, "difficulty", DIFFICULTY.get(version.difficulty, "medium"))

@@ -280,6 +280,59 @@ def test_two_items_on_one_claim_in_one_knowledge_check_fail_too(broken_copy):
     assert "in the pool of the knowledge check of lesson kratom-and-depression (mood-c01, mood-06)" in problems[0]
 
 
+ITEMS = "items/{}.yaml".format
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "problem"),
+    [
+        ("06-kratom-and-depression", "  enemies: [ddi-08, ddi-10]\n", "  enemies: [ddi-08, ddi-99]\n",
+         "item 'mood-07': enemy 'ddi-99' is not an item of this course"),
+        ("06-kratom-and-depression", "  enemies: [ddi-08, ddi-10]\n", "  enemies: [mood-07]\n",
+         "item 'mood-07': an item cannot be its own enemy"),
+        ("06-kratom-and-depression", "  enemies: [ddi-08, ddi-10]\n", "  enemies: ddi-08\n",
+         "item 'mood-07': enemies must be a list of item keys"),
+        # enc-01 back in the pre-test beside prac-04, its enemy: the pre-test shows its whole pool.
+        ("07-clinical-encounter", "  pools: [posttest]\n  enemies: [prac-04]\n",
+         "  pools: [pretest, posttest]\n  enemies: [prac-04]\n",
+         "items 'enc-01' and 'prac-04' are enemies but both in the pre-test"),
+        # Two items of lesson 3's knowledge check declared enemies: every check attempt shows both.
+        ("03-dependence-withdrawal", "- key: dep-02\n  type: single\n  pools: [check]\n",
+         "- key: dep-02\n  type: single\n  pools: [check]\n  enemies: [dep-01]\n",
+         "items 'dep-01' and 'dep-02' are enemies but both in the knowledge check of lesson dependence-withdrawal"),
+        # dep-07 back in lesson 3's check: L3.2's other post-test items all have post-test enemies.
+        ("03-dependence-withdrawal", "- key: dep-07\n  type: single\n  pools: [posttest]\n",
+         "- key: dep-07\n  type: single\n  pools: [check]\n",
+         "objective L3.2: each of its post-test items (dep-08, dep-09, dep-13) has an enemy in the post-test"),
+    ],
+)
+def test_fails_on_a_bad_enemy_declaration(broken_copy, file, old, new, problem):
+    _edit(broken_copy / ITEMS(file), old, new)
+    problems = _problems(broken_copy)
+    assert [p for p in problems if problem in p], problems
+
+
+def test_enemies_in_different_knowledge_checks_are_allowed(broken_copy):
+    """Each lesson's check is its own quiz: enemies there never meet in one attempt."""
+    _edit(
+        broken_copy / ITEMS("03-dependence-withdrawal"),
+        "- key: dep-02\n  type: single\n  pools: [check]\n",
+        "- key: dep-02\n  type: single\n  pools: [check]\n  enemies: [mood-c01]\n",
+    )
+    assert _problems(broken_copy) == []
+
+
+def test_two_post_test_items_on_one_claim_pass_only_as_enemies(broken_copy):
+    """mood-07 and ddi-10 both correct claim g in the post-test pool: allowed because the draw never
+    takes both; without the declaration, the myth rule fails."""
+    assert _problems(broken_copy) == []
+    _edit(broken_copy / ITEMS("06-kratom-and-depression"), "  enemies: [ddi-08, ddi-10]\n", "  enemies: [ddi-08]\n")
+    problems = [p for p in _problems(broken_copy) if "integrity.myth_items_per_quiz_max" in p]
+    assert len(problems) == 1, problems
+    assert "myth g is corrected by 2 items in the pool of the post-test (ddi-10, mood-07)" in problems[0]
+    assert "one attempt can draw 2 of them together" in problems[0]
+
+
 def _item(item_type: str, *options) -> content.ItemDoc:
     return content.ItemDoc(
         path="x", line=1, key="k", type=item_type, pools=[], objective="", lesson="", section="",

@@ -249,3 +249,17 @@ def test_an_anonymous_visitor_is_sent_to_log_in(small, client):
     response = client.get(reverse("lms_qti:export", args=[SMALL]))
     assert response.status_code == HTTPStatus.FOUND
     assert "imsmanifest" not in response.content.decode()
+
+
+def test_manifest_carries_enemies_as_keywords(small, tmp_path):
+    """QTI has no enemy items; the pairs travel as `enemy:<key>` keywords for a bank that can use them."""
+    Item.objects.filter(key="post-1-1").update(enemies=["post-2-1"])
+    root = etree.fromstring(_export(tmp_path, SMALL)["imsmanifest.xml"])
+    md = {"cp": package.IMSCP, "md": package.IMSMD}
+
+    def keywords(href):
+        resource = root.find(f"cp:resources/cp:resource[@href='{href}']", md)
+        return [k.text for k in resource.iterfind(".//md:general/md:keyword/md:langstring", md)]
+
+    assert "enemy:post-2-1" in keywords("items/post-1-1.xml")
+    assert not [k for k in keywords("items/post-2-1.xml") if k.startswith("enemy:")]
