@@ -203,7 +203,8 @@ def item_revise(*, item: Item, source: str, user=None) -> ItemVersion | None:
     """An author's edit of one item from the admin, with the loader's validation.
 
     The YAML mapping is checked against the stored course (objectives, lesson
-    anchors and references, myths, interaction rows, banned phrases). A
+    anchors and references, myths, interaction rows, banned phrases), its
+    enemies against the other items (curriculum.content.enemies_problems). A
     changed item gets a new immutable version (statistics restart for it);
     an unchanged one returns None. Raises ValidationError listing every
     problem; nothing is written then. Locks the item row until commit.
@@ -227,7 +228,7 @@ def item_revise(*, item: Item, source: str, user=None) -> ItemVersion | None:
     )
     if doc is not None and doc.key != item.key:
         problems.append(content.Problem(path, 1, f"the key cannot change here ({item.key!r})"))
-    if doc is not None and not problems:
+    if doc is not None:
         problems.extend(content.enemies_problems(_bank_slots(course, doc)))
     errors = [str(p) for p in problems if p.severity == "error"]
     if errors or doc is None:
@@ -257,7 +258,7 @@ def _bank_slots(course: Course, doc: ItemDoc) -> list:
         .values_list("key", "pools", "enemies", "current_version__lesson__slug", "current_version__objective__key")
     )
     slots = [
-        SimpleNamespace(key=key, pools=pools, enemies=enemies, lesson=lesson, objective=objective, path=key, line=1)
+        SimpleNamespace(key=key, pools=pools, enemies=enemies, lesson=lesson, objective=objective, path=doc.path, line=1)
         for key, pools, enemies, lesson, objective in rows
     ]
     return [*slots, doc]
