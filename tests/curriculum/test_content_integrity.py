@@ -286,11 +286,11 @@ ITEMS = "items/{}.yaml".format
 @pytest.mark.parametrize(
     ("file", "old", "new", "problem"),
     [
-        ("06-kratom-and-depression", "  enemies: [ddi-08, ddi-10]\n", "  enemies: [ddi-08, ddi-99]\n",
+        ("06-kratom-and-depression", "  enemies: [ddi-08, ddi-10, enc-06]\n", "  enemies: [ddi-08, ddi-99]\n",
          "item 'mood-07': enemy 'ddi-99' is not an item of this course"),
-        ("06-kratom-and-depression", "  enemies: [ddi-08, ddi-10]\n", "  enemies: [mood-07]\n",
+        ("06-kratom-and-depression", "  enemies: [ddi-08, ddi-10, enc-06]\n", "  enemies: [mood-07]\n",
          "item 'mood-07': an item cannot be its own enemy"),
-        ("06-kratom-and-depression", "  enemies: [ddi-08, ddi-10]\n", "  enemies: ddi-08\n",
+        ("06-kratom-and-depression", "  enemies: [ddi-08, ddi-10, enc-06]\n", "  enemies: ddi-08\n",
          "item 'mood-07': enemies must be a list of item keys"),
         # enc-01 back in the pre-test beside prac-04, its enemy: the pre-test shows its whole pool.
         ("07-clinical-encounter", "  pools: [posttest]\n  enemies: [prac-04]\n",
@@ -326,7 +326,7 @@ def test_two_post_test_items_on_one_claim_pass_only_as_enemies(broken_copy):
     """mood-07 and ddi-10 both correct claim g in the post-test pool: allowed because the draw never
     takes both; without the declaration, the myth rule fails."""
     assert _problems(broken_copy) == []
-    _edit(broken_copy / ITEMS("06-kratom-and-depression"), "  enemies: [ddi-08, ddi-10]\n", "  enemies: [ddi-08]\n")
+    _edit(broken_copy / ITEMS("06-kratom-and-depression"), "  enemies: [ddi-08, ddi-10, enc-06]\n", "  enemies: [ddi-08, enc-06]\n")
     problems = [p for p in _problems(broken_copy) if "integrity.myth_items_per_quiz_max" in p]
     assert len(problems) == 1, problems
     assert "myth g is corrected by 2 items in the pool of the post-test (ddi-10, mood-07)" in problems[0]
