@@ -333,6 +333,18 @@ def test_two_post_test_items_on_one_claim_pass_only_as_enemies(broken_copy):
     assert "one attempt can draw 2 of them together" in problems[0]
 
 
+def test_lesson_6_check_feedback_does_not_answer_mood_c02(bundle):
+    """A knowledge check shows every rationale of a question once it is answered, and enemies cannot
+    split a pool shown whole. mood-01's rationales once called 7-OH a "mu-opioid agonist", which is
+    mood-c02's answer in the same check (review M8, docs/reviews/2026-11-28-posttest-cue-pairs.md)."""
+    items = {item.key: item for item in bundle.items}
+    assert "check" in items["mood-01"].pools and "check" in items["mood-c02"].pools
+    assert items["mood-01"].lesson == items["mood-c02"].lesson
+    assert "agonist at the mu-opioid receptor" in " ".join(items["mood-c02"].stem.split())
+    for option in items["mood-01"].options:
+        assert not re.search(r"opioid|agonis|receptor", option["rationale"], re.IGNORECASE), option["rationale"]
+
+
 def _item(item_type: str, *options) -> content.ItemDoc:
     return content.ItemDoc(
         path="x", line=1, key="k", type=item_type, pools=[], objective="", lesson="", section="",
