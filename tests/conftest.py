@@ -73,6 +73,15 @@ def learner_client(client, learner):
     return client
 
 
+@pytest.fixture
+def author_client(client, db):
+    """A superuser's client, as the admin tests' course author."""
+    from accounts.models import User
+
+    client.force_login(User.objects.create_superuser("author@example.org", "pw-author-123", full_name="Author"))
+    return client
+
+
 def pytest_collection_modifyitems(config, items):
     """Volume tests first; skip PostgreSQL-only tests on SQLite, except in CI, where a skip is a failure.
 

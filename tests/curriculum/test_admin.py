@@ -14,13 +14,6 @@ from tests.curriculum.coursedir import write_course
 
 
 @pytest.fixture
-def author_client(client, db):
-    author = User.objects.create_superuser("author@example.org", "pw-author-123", full_name="Author")
-    client.force_login(author)
-    return client
-
-
-@pytest.fixture
 def loaded(tmp_path, db):
     write_course(tmp_path)
     call_command("load_curriculum", content_dir=str(tmp_path), stdout=StringIO())

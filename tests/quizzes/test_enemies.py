@@ -15,7 +15,6 @@ from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
 
-from accounts.models import User
 from quizzes import grading, services
 from quizzes.models import Item, ItemVersion, Quiz
 from tests.factories import UserFactory
@@ -184,12 +183,6 @@ def test_an_objective_whose_items_are_all_barred_is_skipped_not_repeated():
 
 
 # --- the admin's editor ------------------------------------------------------------------
-
-
-@pytest.fixture
-def author_client(client, db):
-    client.force_login(User.objects.create_superuser("author@example.org", "pw-author-123", full_name="A"))
-    return client
 
 
 @pytest.fixture

@@ -8,15 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from accounts.models import User
 from quizzes.models import Item
 from tests.curriculum.coursedir import write_course
-
-
-@pytest.fixture
-def author_client(client, db):
-    client.force_login(User.objects.create_superuser("author@example.org", "pw-author-123", full_name="A"))
-    return client
 
 
 @pytest.fixture
