@@ -57,7 +57,7 @@ def test_the_loader_stores_enemies_on_the_item_and_a_change_is_no_new_version(tm
 
 @pytest.mark.django_db
 def test_a_post_test_attempt_never_shows_two_enemies(tmp_path):
-    """The small course's post-test shows its whole pool (7 items, 20 asked for); with post-1-1 and
+    """The small course's post-test shows its whole pool (6 items, 20 asked for); with post-1-1 and
     post-2-1 declared enemies (on one side only), each attempt leaves one of the two out."""
     _load(course_dir_write(tmp_path))
     quiz = Quiz.objects.get(kind=Quiz.Kind.POSTTEST)
