@@ -13,7 +13,8 @@
 3. From this process (the server is another), measures each endpoint of
    bench/endpoints.py with `--concurrency` closed-loop clients, then the floor
    page at that endpoint's response size, and reports the ratio.
-4. Runs the journey (bench/journey.py) and times item analysis (issue #5).
+4. Runs the journey (bench/journey.py: locust users, headless, in their own
+   process) and times item analysis (issue #5).
 5. Prints the table and machine facts; writes bench/results/<timestamp>.json.
 
 The API's per-learner and per-token throttles are raised in the bench server
@@ -566,6 +567,8 @@ def table(report: dict) -> str:
                       f"{j['passed_posttest']} passed the post-test, {j['errors']} errors, "
                       f"{report['settings']['journey_users']} clinicians for {j['seconds']} s"]
         lines.append(f"  {'step':<22} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'err':>5}")
+        if j.get("error"):
+            lines.append(f"  the journey did not run: {j['error']}")
         for name, s in j["steps"].items():
             lines.append(f"  {name:<22} {s['requests']:>8} {s['p50_ms'] or 0:>8.1f} {s['p95_ms'] or 0:>8.1f} "
                          f"{s['p99_ms'] or 0:>8.1f} {s['errors']:>5}")
@@ -695,9 +698,8 @@ def main(argv=None) -> int:
             answers_path=ctx.reverse("v1:attempt-answers", 0).replace("/0/", "/{id}/"),
         )
         log(f"journey: {args.journey_users} clinicians for {args.journey_seconds:.0f} s")
-        journey = asyncio.run(run_journeys(plan, users=args.journey_users, duration=args.journey_seconds,
-                                           keepalive=keepalive,
-                                           ramp_up=min(10.0, args.journey_seconds / 6))).summary()
+        journey = run_journeys(plan, users=args.journey_users, duration=args.journey_seconds,
+                               ramp_up=min(10.0, args.journey_seconds / 6))
         log(f"journey: {journey['completed']} completed, {journey['journeys_per_minute']}/min, "
             f"{journey['errors']} errors")
     finally:
