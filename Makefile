@@ -36,8 +36,8 @@ security: install
 
 # Every pinned dependency against PyPI's vulnerability data (pypi.org/pypi/<name>/<version>/json).
 # --strict: a dependency it could not look up fails the audit. Without it, pip-audit prints "No known
-# vulnerabilities found" and exits 0 having checked nothing, which is what it does on the development
-# machines, where those pages answer 404; so CI (.ci/run) does not run it there (README, Security).
+# vulnerabilities found" and exits 0 having checked nothing. On the machines this project is built on
+# (and CI runs on) those pages answer 404, so .ci/run does not call it (README, Security).
 audit: install
 	$(BIN)/pip-audit --strict --no-deps --disable-pip --progress-spinner off -r requirements.txt -r requirements-dev.txt
 
