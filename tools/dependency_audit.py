@@ -46,9 +46,11 @@ import requests
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from pip_requirements_parser import RequirementsFile
+from urllib3.util.retry import Retry
 
 PYPI_URL = "https://pypi.org"
 TIMEOUT_SECONDS = 20
+RETRIES = 3  # a connection error, a timeout, a 429 or a 5xx is asked again, after 0.5, 1, 2 s
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,10 +160,17 @@ def _vulnerabilities(entries: Iterable[dict]) -> tuple[Vulnerability, ...]:
 
 
 class Pypi:
-    def __init__(self, base_url: str = PYPI_URL):
+    def __init__(self, base_url: str = PYPI_URL, *, retries: int = RETRIES, backoff: float = 0.5):
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self.session.headers["Accept"] = "application/json"
+        retry = Retry(
+            total=retries, backoff_factor=backoff, status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=("GET",), raise_on_status=False, respect_retry_after_header=False,
+        )
+        adapter = requests.adapters.HTTPAdapter(max_retries=retry, pool_maxsize=16)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
 
     def page(self, path: str) -> dict | None:
         """The JSON at `path`, or None for a 404. Raises PypiError otherwise."""
@@ -276,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--accept", metavar="FILE", help="advisories accepted, with reasons (TOML; module docstring)")
     parser.add_argument("--strict", action="store_true", help="fail if any distribution could not be checked")
     parser.add_argument("--pypi-url", default=PYPI_URL, help=f"PyPI's address (default {PYPI_URL})")
+    parser.add_argument("--retries", type=int, default=RETRIES,
+                        help=f"ask again after a connection error, a timeout, a 429 or a 5xx (default {RETRIES})")
     parser.add_argument("--jobs", type=int, default=8, help="requests at once (default 8)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no line per distribution as it is checked")
     args = parser.parse_args(argv)
@@ -304,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not distributions:
         print("error: no distributions to audit", file=sys.stderr)
         return 2
-    findings = audit(distributions, Pypi(args.pypi_url), accepted=accepted, jobs=max(1, args.jobs), progress=progress)
+    findings = audit(distributions, Pypi(args.pypi_url, retries=max(0, args.retries)), accepted=accepted, jobs=max(1, args.jobs), progress=progress)
     report(findings, strict=args.strict)
     return exit_status(findings, strict=args.strict)
 

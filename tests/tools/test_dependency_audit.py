@@ -8,6 +8,7 @@ against the real pypi.org (Makefile, dependency-audit).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import threading
@@ -39,14 +40,15 @@ def project(latest: str, vulnerabilities=()) -> dict:
 
 class FakePypi:
     def __init__(self):
-        self.pages: dict[str, tuple[int, bytes]] = {}
+        self.pages: dict[str, list[tuple[int, bytes]]] = {}  # answered in turn; the last one from then on
         self.requested: list[str] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 fake.requested.append(self.path)
-                status, body = fake.pages.get(self.path, (404, b'{"message": "Not Found"}'))
+                answers = fake.pages.get(self.path, [(404, b'{"message": "Not Found"}')])
+                status, body = answers.pop(0) if len(answers) > 1 else answers[0]
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -61,8 +63,10 @@ class FakePypi:
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
-    def serve(self, path: str, body: dict | str, status: int = 200):
-        self.pages[path] = (status, body.encode() if isinstance(body, str) else json.dumps(body).encode())
+    def serve(self, path: str, body: dict | str, status: int = 200, *, then: dict | None = None):
+        self.pages[path] = [(status, body.encode() if isinstance(body, str) else json.dumps(body).encode())]
+        if then is not None:
+            self.pages[path].append((200, json.dumps(then).encode()))
 
     def close(self):
         self.server.shutdown()
@@ -77,7 +81,7 @@ def pypi():
 
 
 def run(pypi: FakePypi, *args: str, capsys) -> tuple[int, str]:
-    status = audit.main([*args, "--pypi-url", pypi.url, "-q"])
+    status = audit.main([*args, "--pypi-url", pypi.url, "-q", *(() if "--retries" in args else ("--retries", "0"))])
     return status, capsys.readouterr().out
 
 
@@ -168,6 +172,22 @@ def test_pypi_answering_anything_else_fails_the_audit(pypi, requirements, capsys
     assert "1 could not be read" in out
 
 
+def test_a_passing_failure_of_pypi_is_asked_again(pypi, requirements, capsys, monkeypatch):
+    monkeypatch.setattr(audit, "Pypi", functools.partial(audit.Pypi, backoff=0.01))
+    pypi.serve("/pypi/nh3/json", "{}", status=503, then=project("0.3.8", [advisory("PYSEC-2026-6")]))
+    status, out = run(pypi, "-r", requirements("nh3==0.3.8\n"), "--retries", "2", capsys=capsys)
+    assert status == 1
+    assert "VULNERABLE nh3 0.3.8: PYSEC-2026-6" in out
+    assert pypi.requested.count("/pypi/nh3/json") == 2
+    # Still failing after the retries: the last answer is reported.
+    pypi.serve("/pypi/nh3/json", "{}", status=503)
+    pypi.requested.clear()
+    status, out = run(pypi, "-r", requirements("nh3==0.3.8\n"), "--retries", "2", capsys=capsys)
+    assert status == 2
+    assert "ERROR nh3 0.3.8: " in out and "HTTP 503" in out
+    assert pypi.requested.count("/pypi/nh3/json") == 3
+
+
 def test_an_audit_that_checked_nothing_never_passes(pypi, requirements, capsys):
     status, out = run(pypi, "-r", requirements("Django==5.2.19\n"), capsys=capsys)  # every page a 404
     assert status == 2
@@ -176,7 +196,8 @@ def test_an_audit_that_checked_nothing_never_passes(pypi, requirements, capsys):
 
 
 def test_pypi_unreachable_fails_the_audit(requirements, capsys, unused_tcp_port):
-    status = audit.main(["-r", requirements("nh3==0.3.8\n"), "--pypi-url", f"http://127.0.0.1:{unused_tcp_port}", "-q"])
+    status = audit.main(["-r", requirements("nh3==0.3.8\n"), "--pypi-url", f"http://127.0.0.1:{unused_tcp_port}",
+                         "-q", "--retries", "0"])
     out = capsys.readouterr().out
     assert status == 2
     assert "ERROR nh3 0.3.8: http://127.0.0.1:" in out and "ConnectionError" in out
