@@ -13,10 +13,9 @@ import json
 import os
 import re
 import shutil
-import threading
 import zipfile
 from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote
 
@@ -36,6 +35,7 @@ from quizzes.models import Option, Quiz
 from quizzes.services import attempt_start, attempt_submit
 from tests.browser.conftest import accessibility_problems, axe_violations
 from tests.factories import UserFactory
+from tests.httpd import base_url, serving
 from tests.quizzes.factories import course_dir_write
 
 COURSE = "quiz-course"
@@ -251,12 +251,8 @@ def lms_server(tmp_path):
     root.mkdir()
     for name in ("lms.html", "lms.js", "scorm-again.min.js"):
         shutil.copy(RUNTIME / name, root / name)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serving(functools.partial(_QuietHandler, directory=str(root))) as server:
+        yield root, base_url(server)
 
 
 def _unzip(files: dict[str, bytes], folder: Path) -> None:

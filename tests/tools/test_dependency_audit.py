@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from tests.httpd import base_url, reply, serving
 from tools import dependency_audit as audit
 
 ECDSA_ADVISORY = {
@@ -42,42 +42,34 @@ class FakePypi:
     def __init__(self):
         self.pages: dict[str, list[tuple[int, bytes]]] = {}  # answered in turn; the last one from then on
         self.requested: list[str] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                fake.requested.append(self.path)
-                answers = fake.pages.get(self.path, [(404, b'{"message": "Not Found"}')])
-                status, body = answers.pop(0) if len(answers) > 1 else answers[0]
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self.url = ""  # set once served
 
     def serve(self, path: str, body: dict | str, status: int = 200, *, then: dict | None = None):
         self.pages[path] = [(status, body.encode() if isinstance(body, str) else json.dumps(body).encode())]
         if then is not None:
             self.pages[path].append((200, json.dumps(then).encode()))
 
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                fake.requested.append(self.path)
+                answers = fake.pages.get(self.path, [(404, b'{"message": "Not Found"}')])
+                reply(self, *(answers.pop(0) if len(answers) > 1 else answers[0]))
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
 
 
 @pytest.fixture
 def pypi():
     fake = FakePypi()
-    yield fake
-    fake.close()
+    with serving(fake.handler()) as server:
+        fake.url = base_url(server)
+        yield fake
 
 
 def run(pypi: FakePypi, *args: str, capsys) -> tuple[int, str]:

@@ -5,12 +5,12 @@
 
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from lms.xapi.client import Lrs, same_statement, statement_put
+from tests.httpd import reply, serving
 
 STATEMENT = {
     "id": "6f1f6f7a-9d35-5b0c-8c5e-0c5b5b1b0a11",
@@ -35,12 +35,7 @@ class Scripted(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802
         self.server.requests.append((self.command, self.path, self.headers, b""))
-        body = json.dumps({"statements": [self.server.stored]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, 200, json.dumps({"statements": [self.server.stored]}).encode())
 
     def log_message(self, *args):
         pass
@@ -48,13 +43,9 @@ class Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def scripted():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    server.requests, server.put_status, server.stored = [], 204, None
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(Scripted) as server:
+        server.requests, server.put_status, server.stored = [], 204, None
+        yield server
 
 
 def _lrs(server) -> Lrs:
