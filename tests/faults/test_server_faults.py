@@ -15,7 +15,6 @@ import http.client
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from curriculum.models import LearnerEvent
 from quizzes import grading, services
 from quizzes.models import Attempt, Option, Quiz, Response, ResponseChoice
 from tests.factories import UserFactory
+from tests.httpd import free_port
 from tests.quizzes.factories import key_of, quiz_with_items
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,12 +42,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 # --- servers ------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _database_url() -> str:
@@ -109,7 +103,7 @@ def start_server(static_root, secret_key):
     started: list[subprocess.Popen] = []
 
     def start(workers: int, **env: str) -> tuple[subprocess.Popen, int]:
-        port = _free_port()
+        port = free_port()
         command = [GUNICORN, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                    "--worker-class", "sync", "--log-level", "warning", "--timeout", "30"]
         process = subprocess.Popen(  # noqa: S603

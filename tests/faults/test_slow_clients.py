@@ -39,7 +39,8 @@ from cryptography.x509.oid import NameOID
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from accounts.models import User
-from tests.faults.test_server_faults import CSRF, _free_port
+from tests.faults.test_server_faults import CSRF
+from tests.httpd import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "deploy" / "nginx" / "ce.conf"
@@ -165,7 +166,7 @@ def proxied(start_server, tmp_path):
     configured as production behind it (SSL redirect on, one trusted proxy)."""
     _need_nginx()
     _, app_port = start_server(WORKERS, DJANGO_SECURE_SSL_REDIRECT="true", DJANGO_TRUSTED_PROXY_COUNT="1")
-    http_port, https_port = _free_port(), _free_port()
+    http_port, https_port = free_port(), free_port()
     cert, key = _self_signed(tmp_path)
     (tmp_path / "ce.conf").write_text(_site_for_test(app_port, http_port, https_port, cert, key))
     temp_paths = ""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.httpd import base_url, reply, serving
+from tests.httpd import base_url, free_port, reply, serving
 from tools import dependency_audit as audit
 
 ECDSA_ADVISORY = {
@@ -187,21 +187,12 @@ def test_an_audit_that_checked_nothing_never_passes(pypi, requirements, capsys):
     assert "Nothing could be checked: this is not a clean audit." in out
 
 
-def test_pypi_unreachable_fails_the_audit(requirements, capsys, unused_tcp_port):
-    status = audit.main(["-r", requirements("nh3==0.3.8\n"), "--pypi-url", f"http://127.0.0.1:{unused_tcp_port}",
+def test_pypi_unreachable_fails_the_audit(requirements, capsys):
+    status = audit.main(["-r", requirements("nh3==0.3.8\n"), "--pypi-url", f"http://127.0.0.1:{free_port()}",
                          "-q", "--retries", "0"])
     out = capsys.readouterr().out
     assert status == 2
     assert "ERROR nh3 0.3.8: http://127.0.0.1:" in out and "ConnectionError" in out
-
-
-@pytest.fixture
-def unused_tcp_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_requirements_files_are_followed_through_their_includes(pypi, requirements, capsys):

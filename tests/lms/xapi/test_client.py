@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from lms.xapi.client import Lrs, same_statement, statement_put
-from tests.httpd import reply, serving
+from tests.httpd import free_port, reply, serving
 
 STATEMENT = {
     "id": "6f1f6f7a-9d35-5b0c-8c5e-0c5b5b1b0a11",
@@ -93,9 +93,7 @@ def test_409_for_a_different_statement_is_permanent(scripted):
 
 
 def test_refused_connection_is_retryable():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed when the block ends: nothing listens there
+    port = free_port()  # nothing listens there
     result = statement_put(Lrs(url=f"http://127.0.0.1:{port}/xAPI/", key="k", secret="s", timeout=2), STATEMENT)
     assert not result.ok and result.retryable and result.response_code is None
 
