@@ -53,6 +53,7 @@ if not SECRET_KEY:
             "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off; "
             "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
+    # pragma: allowlist nextline secret
     SECRET_KEY = "django-insecure-development-only-key-never-used-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list(

@@ -13,6 +13,8 @@ from django.urls import reverse
 
 from accounts.models import User
 
+PASSWORD = "a-long-unusual-passphrase"  # noqa: S105  # pragma: allowlist secret (a test account's)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,8 +28,8 @@ def test_signup_creates_account_with_ce_fields_and_logs_in(client):
             "profession": "pharmacist",
             "npi": "1234567893",
             "nabp_eprofile_id": "123456",
-            "password1": "a-long-unusual-passphrase",
-            "password2": "a-long-unusual-passphrase",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
         },
     )
     assert response.status_code == HTTPStatus.FOUND
@@ -42,8 +44,8 @@ SIGNUP_DATA = {
     "email": "next@example.org",
     "full_name": "Ana Next",
     "profession": "nurse",
-    "password1": "a-long-unusual-passphrase",
-    "password2": "a-long-unusual-passphrase",
+    "password1": PASSWORD,
+    "password2": PASSWORD,
 }
 
 
@@ -94,8 +96,8 @@ def test_signup_rejects_bad_input_with_a_clear_message(client, field, value, mes
         "email": "fresh@example.org",
         "full_name": "A Name",
         "profession": "nurse",
-        "password1": "a-long-unusual-passphrase",
-        "password2": "a-long-unusual-passphrase",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
         field: value,
     }
     response = client.post(reverse("accounts:signup"), data)
@@ -106,9 +108,9 @@ def test_signup_rejects_bad_input_with_a_clear_message(client, field, value, mes
 
 @pytest.mark.django_db
 def test_login_by_email_in_any_case_and_logout(client):
-    User.objects.create_user("mixed@example.org", "a-long-unusual-passphrase", full_name="M")
+    User.objects.create_user("mixed@example.org", PASSWORD, full_name="M")
     response = client.post(
-        reverse("accounts:login"), {"username": "MIXED@example.org", "password": "a-long-unusual-passphrase"}
+        reverse("accounts:login"), {"username": "MIXED@example.org", "password": PASSWORD}
     )
     assert response.status_code == HTTPStatus.FOUND
     assert client.post(reverse("accounts:logout")).status_code == HTTPStatus.FOUND
@@ -135,7 +137,7 @@ def test_password_reset_sends_a_working_link(client):
 @pytest.mark.parametrize(
     ("url", "data", "message"),
     [
-        ("accounts:login", {"username": "nobody@example.org", "password": "wrong"},
+        ("accounts:login", {"username": "nobody@example.org", "password": "wrong"},  # pragma: allowlist secret
          "Please enter a correct e-mail address and password"),
         ("accounts:login", {"username": "", "password": ""}, "This field is required."),
         ("accounts:password_reset", {"email": "not-an-address"}, "Enter a valid email address."),

@@ -107,7 +107,8 @@ def test_staff_editing_a_learner_in_the_admin_meet_the_same_rules(admin_client, 
 @pytest.mark.django_db
 def test_staff_adding_an_account_in_the_admin_meet_the_name_rule(admin_client):
     response = admin_client.post(reverse("admin:accounts_user_add"), {
-        "email": "new@example.org", "full_name": "김민수", "usable_password": "true",
+        "email": "new@example.org", "full_name": "김민수", "usable_password": "true",  # pragma: allowlist secret
+        # pragma: allowlist nextline secret
         "password1": "a-long-unusual-passphrase", "password2": "a-long-unusual-passphrase"})
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert "The certificate cannot print 김 민 수." in response.content.decode()

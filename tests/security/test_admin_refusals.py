@@ -73,6 +73,7 @@ def test_a_password_change_that_does_not_match_is_a_400(client):
     client.force_login(user)
     response = client.post(
         reverse("admin:password_change"),
+        # pragma: allowlist nextline secret
         {"old_password": PASSWORD, "new_password1": "a-new-passphrase-1", "new_password2": "another-one-2"},
     )
     assert response.status_code == HTTPStatus.BAD_REQUEST

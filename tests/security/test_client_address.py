@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.throttling import client_ip
 
-PASSWORD = "the-real-passphrase"  # noqa: S105 (a test account's)
+PASSWORD = "the-real-passphrase"  # noqa: S105 (a test account's)  # pragma: allowlist secret
 
 
 @pytest.mark.parametrize(

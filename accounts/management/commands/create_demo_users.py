@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 
+# pragma: allowlist nextline secret
 DEMO_PASSWORD = "kratom-demo-2026"  # noqa: S105  (printed for local demos only; refused in production)
 AUTHOR_APPS = ["curriculum", "quizzes", "credits"]
 # The demo author may also export the question bank (lms's own permission: QTI and offline SCORM

@@ -239,6 +239,7 @@ def test_csrf_in_a_launched_session_still_needs_our_origin_and_the_token(https_c
 def test_password_login_keeps_lax_unpartitioned_cookies_and_deny(https_client, settings):
     user = UserFactory()
     response = https_client.post(reverse("accounts:login"), {"username": user.email,
+                                                             # pragma: allowlist nextline secret
                                                              "password": "correct-horse-battery"})
     assert response.status_code == HTTPStatus.FOUND
     session_cookie = _cookie(response, settings.SESSION_COOKIE_NAME)

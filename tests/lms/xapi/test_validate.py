@@ -48,7 +48,7 @@ def test_the_reference_statement_is_valid():
 
 @pytest.mark.parametrize(("path", "value", "problem"), [
     ("id", "not-a-uuid", "id: must be a UUID"),
-    ("id", "6f1f6f7a9d355b0c8c5e0c5b5b1b0a11", "id: must be a UUID"),
+    ("id", "6f1f6f7a9d355b0c8c5e0c5b5b1b0a11", "id: must be a UUID"),  # pragma: allowlist secret
     ("actor.mbox", "mailto:a@example.org", "actor: must have exactly one inverse functional identifier"),
     ("actor.account", DELETE, "actor: must have exactly one inverse functional identifier, has none"),
     ("actor.account", {"homePage": "not an iri", "name": "x"}, "actor.account.homePage: must be an IRL"),
