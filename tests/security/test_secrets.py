@@ -125,29 +125,42 @@ def tree_findings(root: Path) -> list[tuple[str, int, str, str]]:
         )
 
 
-def history_lines(root: Path) -> list[str] | None:
-    """The lines any commit added that no tracked file holds today; None outside a git checkout."""
-    log = _git("log", "--all", "-p", "-U0", "--no-color", "--no-ext-diff", "--format=", cwd=root)
+def history_lines(root: Path) -> dict[str, str] | None:
+    """{line: the commit and file that first added it} for the lines any commit added that no tracked
+    file holds today; None outside a git checkout."""
+    log = _git("log", "--all", "-p", "-U0", "--no-color", "--no-ext-diff", "--format=commit %h", cwd=root)
     if log is None:
         return None
-    added = {line[1:] for line in log.splitlines() if line.startswith("+") and not line.startswith("+++")}
+    added, commit, path, previous = {}, "", "", ""
+    for line in log.splitlines():  # newest commit first: the oldest that added a line writes last
+        if line.startswith("commit "):
+            commit = line[len("commit "):]
+        elif line.startswith("+++ ") and previous.startswith("--- "):  # a file's header, not "++" added
+            path = line[len("+++ b/"):]
+        elif line.startswith("+"):
+            added[line[1:]] = f"commit {commit}, {path}"
+        previous = line
     today = set()
     for name in tree_files(root):
         today.update((root / name).read_text(encoding="utf-8", errors="replace").splitlines())
-    return sorted(added - today)
+    return {line: where for line, where in sorted(added.items()) if line not in today}
 
 
 def line_hash(line: str) -> str:
     return hashlib.sha256(line.strip().encode()).hexdigest()
 
 
-def history_findings(lines: list[str]) -> list[tuple[str, str, str]]:
-    """(type, digest, the line's start) of each secret the lines hold: ALLOWED_HISTORY's keys and a hint."""
+def history_findings(lines: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(type, digest, where the line was added) of each secret in `history_lines`' lines.
+
+    The type and digest are ALLOWED_HISTORY's keys. The report names the
+    commit and file, never the line: it would print the secret again.
+    """
     found = []
     with transient_settings({"plugins_used": [{"name": name} for name in HISTORY_PLUGINS]}):
-        for line in lines:
+        for line, where in lines.items():
             found += [
-                (secret.type, line_hash(line) if secret.type == "Private Key" else secret.secret_hash, line.strip()[:80])
+                (secret.type, line_hash(line) if secret.type == "Private Key" else secret.secret_hash, where)
                 for secret in scan_line(line)
             ]
     return found
@@ -180,9 +193,9 @@ def test_no_secrets_in_the_history():
     if found is None:
         pytest.skip("not a git checkout: there is no history to scan")
     problems = [
-        f"{kind} in a line no longer in the tree, {start!r}... (if harmless, ALLOWED_HISTORY[{(kind, digest)!r}] "
+        f"{kind} added by {where}, no longer in the tree (if harmless, ALLOWED_HISTORY[{(kind, digest)!r}] "
         "with why; if not, it is published in every clone: revoke it)"
-        for kind, digest, start in found
+        for kind, digest, where in found
         if (kind, digest) not in ALLOWED_HISTORY
     ]
     assert not problems, "\n".join(problems)
@@ -258,6 +271,10 @@ def test_the_history_scan_finds_a_deleted_secret(tmp_path):
     git("commit", "-q", "-am", "remove")
     lines = history_lines(tmp_path)
     assert 'NAME = "kept"' not in lines  # still in the tree: the tree scan's
-    assert [kind for kind, *_ in history_findings(lines)] == ["GitHub Token"]
-    assert [kind for kind, *_ in history_findings([FAKE_SETTING])] == ["Secret Keyword"]
-    assert history_findings(["a plain line", FAKE_AWS.rstrip() + "  # pragma: allowlist secret"]) == []
+    ((kind, _, where),) = history_findings(lines)
+    assert kind == "GitHub Token"
+    added = subprocess.run(["git", "-C", str(tmp_path), "log", "--format=%h", "-1", "HEAD~1"],  # noqa: S603, S607
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert where == f"commit {added}, tokens.py"  # where to find it; not the line, which holds the secret
+    assert [kind for kind, *_ in history_findings({FAKE_SETTING: ""})] == ["Secret Keyword"]
+    assert history_findings(dict.fromkeys(["a plain line", FAKE_AWS.rstrip() + "  # pragma: allowlist secret"], "")) == []
