@@ -125,6 +125,16 @@ def tree_findings(root: Path) -> list[tuple[str, int, str, str]]:
         )
 
 
+def history_missing(root: Path) -> str | None:
+    """Why `root` has no full history to scan (not a git checkout, or a shallow clone), or None."""
+    shallow = _git("rev-parse", "--is-shallow-repository", cwd=root)
+    if shallow is None:
+        return "not a git checkout: there is no history to scan"
+    if shallow.strip() == "true":
+        return "a shallow clone: fetch the whole history (git fetch --unshallow) to scan it"
+    return None
+
+
 def history_lines(root: Path) -> dict[str, str] | None:
     """{line: the commit and file that first added it} for the lines any commit added that no tracked
     file holds today; None outside a git checkout."""
@@ -173,9 +183,8 @@ def repository_tree_findings() -> list[tuple[str, int, str, str]]:
 
 
 @functools.cache
-def repository_history_findings() -> list[tuple[str, str, str]] | None:
-    lines = history_lines(ROOT)
-    return None if lines is None else history_findings(lines)
+def repository_history_findings() -> list[tuple[str, str, str]]:
+    return history_findings(history_lines(ROOT))
 
 
 def test_no_secrets_in_the_tree():
@@ -189,9 +198,10 @@ def test_no_secrets_in_the_tree():
 
 
 def test_no_secrets_in_the_history():
+    missing = history_missing(ROOT)
+    if missing:
+        pytest.skip(missing)
     found = repository_history_findings()
-    if found is None:
-        pytest.skip("not a git checkout: there is no history to scan")
     problems = [
         f"{kind} added by {where}, no longer in the tree (if harmless, ALLOWED_HISTORY[{(kind, digest)!r}] "
         "with why; if not, it is published in every clone: revoke it)"
@@ -205,9 +215,8 @@ def test_allow_lists_hold_no_stale_entries():
     """An entry that allows nothing any more would quietly allow a future finding: remove it."""
     found = {(path, kind, digest) for path, _, kind, digest in repository_tree_findings()}
     assert set(ALLOWED) <= found, set(ALLOWED) - found
-    history = repository_history_findings()
-    if history is not None:
-        flagged = {(kind, digest) for kind, digest, _ in history}
+    if not history_missing(ROOT):
+        flagged = {(kind, digest) for kind, digest, _ in repository_history_findings()}
         assert set(ALLOWED_HISTORY) <= flagged, set(ALLOWED_HISTORY) - flagged
 
 
@@ -269,6 +278,7 @@ def test_the_history_scan_finds_a_deleted_secret(tmp_path):
     git("commit", "-q", "-m", "add")
     (tmp_path / "tokens.py").write_text('NAME = "kept"\n')  # the token deleted; the key still here
     git("commit", "-q", "-am", "remove")
+    assert history_missing(tmp_path) is None
     lines = history_lines(tmp_path)
     assert 'NAME = "kept"' not in lines  # still in the tree: the tree scan's
     ((kind, _, where),) = history_findings(lines)
@@ -278,3 +288,12 @@ def test_the_history_scan_finds_a_deleted_secret(tmp_path):
     assert where == f"commit {added}, tokens.py"  # where to find it; not the line, which holds the secret
     assert [kind for kind, *_ in history_findings({FAKE_SETTING: ""})] == ["Secret Keyword"]
     assert history_findings(dict.fromkeys(["a plain line", FAKE_AWS.rstrip() + "  # pragma: allowlist secret"], "")) == []
+
+
+def test_a_shallow_clone_is_not_taken_for_a_clean_history(tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    assert history_missing(tmp_path) == "not a git checkout: there is no history to scan"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{ROOT}", str(tmp_path / "clone")],  # noqa: S603, S607
+                   check=True, capture_output=True)
+    assert history_missing(tmp_path / "clone").startswith("a shallow clone")
