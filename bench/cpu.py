@@ -77,3 +77,40 @@ class CpuMeter:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _machine_times() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of all cores since boot, from /proc/stat, or None off Linux."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    ticks = [int(value) for value in fields[1:9]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
+def machine_busy(window: float) -> float | None:
+    """The share of the machine's cores busy (with anything) over the next `window` seconds."""
+    before = _machine_times()
+    time.sleep(window)
+    after = _machine_times()
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
+def wait_until_quiet(*, threshold: float, timeout: float, window: float = 2.0, log=print) -> dict:
+    """Wait, at most `timeout` seconds, for the cores to be at most `threshold` busy over a `window`.
+
+    The load average cannot say this: it decays over minutes, so just after the
+    seed and the in-process profiling (both cores busy) it reads 1.5-2 on an
+    idle machine. Returns the busy share last measured and the seconds waited.
+    """
+    started = time.monotonic()
+    busy = machine_busy(window)
+    while busy is not None and busy > threshold and time.monotonic() - started + window <= timeout:
+        log(f"waiting for the cores to go quiet: {busy:.0%} busy over the last {window:.0f} s")
+        busy = machine_busy(window)
+    return {"busy": None if busy is None else round(busy, 3), "threshold": threshold,
+            "waited_s": round(time.monotonic() - started, 1)}

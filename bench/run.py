@@ -47,6 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SCHEMA_VERSION = 1
+# The busy share of the cores (bench.cpu.machine_busy) under which the machine counts as quiet.
+QUIET_BUSY = 0.15
 BASE_LEARNERS = 10_000
 
 
@@ -73,6 +75,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="gunicorn workers (default cores + 1; docs/performance.md says why)")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync or gthread)")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
+    parser.add_argument("--quiet-wait", type=float,
+                        help="seconds to wait, at most, for the cores to be at most 15%% busy before the load "
+                             "(default 90; smoke 0: measured, not waited for)")
     parser.add_argument("--journey-users", type=int, help="simulated clinicians at once (default 32; smoke 4)")
     parser.add_argument("--journey-seconds", type=float, help="journey phase length (default 90; smoke 12)")
     parser.add_argument("--only", help="comma-separated endpoint keys to measure (default all)")
@@ -95,6 +100,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.duration = args.duration or (1.5 if smoke else 12.0)
     args.concurrency = args.concurrency or (8 if smoke else 32)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if smoke else 2.0)
+    args.quiet_wait = args.quiet_wait if args.quiet_wait is not None else (0.0 if smoke else 90.0)
     args.journey_users = args.journey_users or (4 if smoke else 32)
     args.journey_seconds = args.journey_seconds or (12.0 if smoke else 90.0)
     args.database = args.database or ("bench_ce_smoke" if smoke else "bench_ce")
@@ -592,8 +598,11 @@ def table(report: dict) -> str:
                   f"Django {m['django']}, gunicorn {m['gunicorn']} ({report['settings']['workers']} "
                   f"{report['settings']['worker_class']} workers), {m['postgresql']} "
                   f"(JIT {report['settings'].get('postgresql_jit', 'unknown')}), cache: {m.get('cache', 'none')}"]
-    lines.append(f"load average (1 min) before the load {report['loadavg']['before_load'][0]}, after "
-                 f"{report['loadavg']['after_load'][0]} (anything above ~0.5 before means other work shared the cores)")
+    quiet = report.get("cpu_busy_before_load") or {}
+    busy = "n/a" if quiet.get("busy") is None else f"{quiet['busy']:.0%}"
+    lines.append(f"cores busy just before the load {busy} (after waiting {quiet.get('waited_s', 0)} s; above "
+                 f"{QUIET_BUSY:.0%}, other work shared them); load average (1 min) before {report['loadavg']['before_load'][0]}, "
+                 f"after {report['loadavg']['after_load'][0]} (it lags: the seed and the profiling raise it)")
     s = report["summary"]
     lines.append(f"targets: {'all met' if s['all_targets_met'] else 'NOT all met'}; errors: {s['errors']}")
     return "\n".join(lines)
@@ -619,7 +628,7 @@ def main(argv=None) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from bench.cpu import CpuMeter
+    from bench.cpu import CpuMeter, wait_until_quiet
     from bench.endpoints import ENDPOINTS
     from bench.journey import JourneyPlan, run_journeys
     from bench.seed import LEARNER_PASSWORD, seed
@@ -673,10 +682,14 @@ def main(argv=None) -> int:
     from bench.profile import profile
 
     profiles = profile(ctx, [e for e in ENDPOINTS if wanted is None or e.key in wanted])
+    # The seed and the profiling just kept the cores busy: wait for what they left running
+    # (autovacuum, the checkpoint) and say whether anything else still shares the cores.
+    quiet = wait_until_quiet(threshold=QUIET_BUSY, timeout=args.quiet_wait,
+                             window=2.0 if args.quiet_wait else 0.5, log=log)
     loadavg_before = [round(x, 2) for x in os.getloadavg()]
-    if loadavg_before[0] > 1.0:
-        log(f"WARNING: load average {loadavg_before} before the load: other processes share these cores; "
-            "numbers will be low and noisy")
+    if quiet["busy"] is not None and quiet["busy"] > QUIET_BUSY:
+        log(f"WARNING: the cores were {quiet['busy']:.0%} busy before the load (waited {quiet['waited_s']} s): "
+            "other processes share them; numbers will be low and noisy")
     connection.close()  # the load runs no ORM; nothing to hold open meanwhile
     endpoints = [e for e in ENDPOINTS if wanted is None or e.key in wanted]
     keepalive = args.worker_class != "sync"
@@ -729,6 +742,7 @@ def main(argv=None) -> int:
         "seed": {"counts": seeded.counts, "seconds": {k: round(v, 1) for k, v in seeded.seconds.items()},
                  "notes": seeded.notes, "setup_s": round(setup_s, 1), "database_size": db_size},
         "loadavg": {"before_load": loadavg_before, "after_load": loadavg_after},
+        "cpu_busy_before_load": quiet,
         "endpoints": results,
         "profile": profiles,
         "journey": journey,

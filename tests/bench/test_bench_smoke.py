@@ -48,8 +48,12 @@ def test_bench_smoke_writes_a_complete_report_without_errors(tmp_path):
     (path,) = tmp_path.glob("*.json")
     report = json.loads(path.read_text())
 
-    assert {"schema", "machine", "settings", "seed", "loadavg", "endpoints", "profile", "journey",
-            "item_analysis", "summary"} <= report.keys()
+    assert {"schema", "machine", "settings", "seed", "loadavg", "cpu_busy_before_load", "endpoints", "profile",
+            "journey", "item_analysis", "summary"} <= report.keys()
+    # The smoke run measures how busy the cores were before the load but does not wait for them.
+    assert 0 <= report["cpu_busy_before_load"]["busy"] <= 1
+    assert report["cpu_busy_before_load"]["waited_s"] < 5
+    assert "cores busy just before the load" in completed.stdout
     assert {"nproc", "cpu_model", "python", "postgresql", "django", "gunicorn"} <= report["machine"].keys()
     assert report["seed"]["counts"]["attempts"] > 0
     # The run says whether PostgreSQL compiled queries, as the settings ask (off unless DJANGO_DB_JIT).
