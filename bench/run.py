@@ -599,7 +599,7 @@ def table(report: dict) -> str:
                   f"{report['settings']['worker_class']} workers), {m['postgresql']} "
                   f"(JIT {report['settings'].get('postgresql_jit', 'unknown')}), cache: {m.get('cache', 'none')}"]
     quiet = report.get("cpu_busy_before_load") or {}
-    busy = "n/a" if quiet.get("busy") is None else f"{quiet['busy']:.0%}"
+    busy = "n/a" if quiet.get("busy") is None else f"{quiet['busy']:.1%}"
     lines.append(f"cores busy just before the load {busy} (after waiting {quiet.get('waited_s', 0)} s; above "
                  f"{QUIET_BUSY:.0%}, other work shared them); load average (1 min) before {report['loadavg']['before_load'][0]}, "
                  f"after {report['loadavg']['after_load'][0]} (it lags: the seed and the profiling raise it)")
