@@ -76,7 +76,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync or gthread)")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
     parser.add_argument("--quiet-wait", type=float,
-                        help="seconds to wait, at most, for the cores to be at most 15%% busy before the load "
+                        help=f"seconds to wait, at most, for the cores to be at most {QUIET_BUSY * 100:.0f}%% busy "
+                             "before the load "
                              "(default 90; smoke 0: measured, not waited for)")
     parser.add_argument("--journey-users", type=int, help="simulated clinicians at once (default 32; smoke 4)")
     parser.add_argument("--journey-seconds", type=float, help="journey phase length (default 90; smoke 12)")
@@ -682,8 +683,8 @@ def main(argv=None) -> int:
     from bench.profile import profile
 
     profiles = profile(ctx, [e for e in ENDPOINTS if wanted is None or e.key in wanted])
-    # The seed and the profiling just kept the cores busy: wait for what they left running
-    # (autovacuum, the checkpoint) and say whether anything else still shares the cores.
+    # The seed and the profiling just kept the cores busy, so the load average still reads high:
+    # measure the cores themselves, wait a while if anything is still running, and say so.
     quiet = wait_until_quiet(threshold=QUIET_BUSY, timeout=args.quiet_wait,
                              window=2.0 if args.quiet_wait else 0.5, log=log)
     loadavg_before = [round(x, 2) for x in os.getloadavg()]

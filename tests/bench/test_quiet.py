@@ -2,8 +2,8 @@
 
 The 1-minute load average cannot tell: just after the seed and the in-process
 profiling (both cores busy) it reads 1.5-2 on an idle machine, so the run
-warned of "other processes" that were its own past work, and started the load
-while autovacuum and the checkpoint still ran.
+warned of "other processes" that were its own past work, and could not tell
+whether anything still shared the cores.
 """
 
 import multiprocessing
